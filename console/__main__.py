@@ -1,0 +1,57 @@
+"""Command line: one sub-command per module in ``console.commands``.
+
+Sub-command modules are imported lazily so that server-side commands (hub, seed, locate,
+hj212) never load Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("console.commands.gui", "open the console (default when no command is given)"),
+    "demo": ("console.commands.demo", "seed the demo world if needed and open the console"),
+    "hub": ("console.commands.hub", "run the hub server"),
+    "seed": ("console.commands.seed", "create the demo world in a database"),
+    "locate": ("console.commands.locate", "district, grid, grid officer and squads of a point"),
+    "user": ("console.commands.user", "manage console users"),
+    "hj212": ("console.commands.hj212", "HJ 212 tools (decode)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m console", description="Enforcement dispatch console"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser.set_defaults(_module=module_name)
+        # Only the module of the chosen command is imported, see main().
+        command_parser.set_defaults(_name=name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["gui", *argv]
+    parser = build_parser()
+    if argv[0] in COMMANDS:
+        module = importlib.import_module(COMMANDS[argv[0]][0])
+        sub = argparse.ArgumentParser(
+            prog=f"python -m console {argv[0]}", description=COMMANDS[argv[0]][1]
+        )
+        module.add_arguments(sub)
+        args = sub.parse_args(argv[1:])
+        return int(module.run(args))
+    parser.parse_args(argv)  # prints help / the error for unknown commands
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

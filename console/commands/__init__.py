@@ -1,0 +1,1 @@
+"""Sub-commands of ``python -m console``; see ``console.__main__.COMMANDS``."""
