@@ -28,17 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m console", description="Enforcement dispatch console"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        command_parser.set_defaults(_module=module_name)
+    for name, (_module, help_text) in COMMANDS.items():
         # Only the module of the chosen command is imported, see main().
-        command_parser.set_defaults(_name=name)
+        sub.add_parser(name, help=help_text, description=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["gui", *argv]
     parser = build_parser()
     if argv[0] in COMMANDS:
