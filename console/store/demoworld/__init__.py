@@ -1,0 +1,1 @@
+"""Word lists for the synthetic demo world (names, trade names, roads, parks)."""
