@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "seed": ("console.commands.seed", "create the demo world in a database"),
     "locate": ("console.commands.locate", "district, grid, grid officer and squads of a point"),
     "user": ("console.commands.user", "manage console users"),
-    "hj212": ("console.commands.hj212", "HJ 212 tools (decode)"),
+    "hj212": ("console.commands.hj212", "HJ 212 tools (decode, encode)"),
 }
 
 

@@ -1,0 +1,52 @@
+"""HJ 212 (pollution-source online monitoring data transmission) codec, Qt-free.
+
+``decode`` turns one frame into a :class:`Packet` or raises :class:`HJ212Error`;
+``FrameScanner`` cuts frames out of a TCP stream; ``Reassembler`` joins split packets;
+``encode_packet`` and the reply helpers build frames for simulators and the hub's answers.
+"""
+
+from console.monitoring.hj212.codec import (
+    STANDARD_MAX_LENGTH,
+    DecodeOptions,
+    ErrorKind,
+    HJ212Error,
+    Packet,
+    Value,
+    data_reply,
+    decode,
+    encode_packet,
+    encode_segment,
+    error_to_dict,
+    execution_result,
+    frame_segment,
+    notify_reply,
+    packet_to_dict,
+    request_reply,
+)
+from console.monitoring.hj212.crc import crc16_hj212, crc16_hj212_reference, crc16_modbus
+from console.monitoring.hj212.stream import FrameScanner, PartialPacket, Reassembler
+
+__all__ = [
+    "STANDARD_MAX_LENGTH",
+    "DecodeOptions",
+    "ErrorKind",
+    "FrameScanner",
+    "HJ212Error",
+    "Packet",
+    "PartialPacket",
+    "Reassembler",
+    "Value",
+    "crc16_hj212",
+    "crc16_hj212_reference",
+    "crc16_modbus",
+    "data_reply",
+    "decode",
+    "encode_packet",
+    "encode_segment",
+    "error_to_dict",
+    "execution_result",
+    "frame_segment",
+    "notify_reply",
+    "packet_to_dict",
+    "request_reply",
+]
