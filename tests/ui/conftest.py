@@ -1,0 +1,107 @@
+"""UI test fixtures: leak checks after every test, a seeded hub per test.
+
+The demo world is seeded once per session into a template SQLite file; each test that
+needs a hub copies it (a copy takes milliseconds, seeding takes seconds).
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+from PySide6.QtWidgets import QApplication
+
+from console.core.model import User, World
+from console.core.passwords import hash_password
+from console.store import Store
+from console.store.demo_world import build_demo_world, demo_users
+
+
+def _active_timers() -> set[int]:
+    """Addresses of running QTimers created from Python."""
+    return {
+        shiboken6.getCppPointer(obj)[0]
+        for obj in gc.get_objects()
+        if issubclass(type(obj), QTimer) and shiboken6.isValid(obj) and obj.isActive()
+    }
+
+
+def _top_level_widgets(app: QApplication) -> set[int]:
+    return {shiboken6.getCppPointer(w)[0] for w in app.topLevelWidgets()}
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(qapp: QApplication) -> Iterator[None]:
+    """Fail a test that leaves threads, running timers or top-level widgets behind."""
+    threads_before = set(threading.enumerate())
+    widgets_before = _top_level_widgets(qapp)
+    timers_before = _active_timers()
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    deadline = time.monotonic() + 3.0
+    while True:
+        threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        if not threads or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    widgets = [
+        w for w in qapp.topLevelWidgets() if shiboken6.getCppPointer(w)[0] not in widgets_before
+    ]
+    timers = _active_timers() - timers_before
+    assert not threads, f"leaked threads: {threads}"
+    assert not widgets, f"leaked top-level widgets: {widgets}"
+    assert not timers, f"{len(timers)} leaked running QTimer(s)"
+
+
+def seed_file(path: Path, world: World) -> Path:
+    """Store ``world`` and the demo users (password demo1234) in a new SQLite file."""
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        store.save_world(world)
+        default_org = next(
+            (o.id for o in world.organisations if o.adcode == world.city_adcode),
+            world.districts[0].org_id,
+        )
+        for username, password, role, org_id in demo_users(world):
+            store.add_user(
+                User(
+                    username=username,
+                    display_name=username.capitalize(),
+                    role=role,
+                    org_id=org_id or default_org,
+                    password_hash=hash_password(password),
+                )
+            )
+    finally:
+        store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def world_db_template(tmp_path_factory: pytest.TempPathFactory, demo_world: World) -> Path:
+    """The Taizhou demo world and demo users, seeded once per session."""
+    return seed_file(tmp_path_factory.mktemp("ui-world") / "city.sqlite3", demo_world)
+
+
+@pytest.fixture(scope="session")
+def county_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-district world (椒江区): a hub on it starts in about a second, the city's
+    takes several (locator build), so tests that start and stop hubs use this one."""
+    world = build_demo_world("331002", seed=0)
+    return seed_file(tmp_path_factory.mktemp("ui-county") / "county.sqlite3", world)
+
+
+def copy_db(template: Path, directory: Path) -> str:
+    """A private copy of a seeded template; returns its SQLite URL."""
+    path = directory / template.name
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
