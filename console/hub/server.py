@@ -1,0 +1,400 @@
+"""The hub's network side: ``GET /healthz`` and the ``/ws/console`` websocket on one port.
+
+One asyncio loop serves every console. Blocking work (store, password hashing, snapshot
+encoding) runs in threads; events reach consoles through bounded per-connection queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response as HttpResponse
+
+import console
+import console.hub.methods  # registers the built-in methods
+from console.core.locate import Locator
+from console.core.model import World
+from console.hub.auth import LoginError, LoginThrottle, authenticate
+from console.hub.events import SEATS_CHANGED, QueueOverflowError, Subscription
+from console.hub.protocol import (
+    CONSOLE_PATH,
+    HEALTH_PATH,
+    Error,
+    ErrorCode,
+    Event,
+    Login,
+    LoginOk,
+    ProtocolError,
+    Request,
+    Response,
+    ScopeInfo,
+    UserInfo,
+    decode_client_message,
+    encode,
+)
+from console.hub.registry import REGISTRY, MethodError, MethodRegistry, Reply
+from console.hub.scope import Scope, UnknownOrganisationError, scope_for
+from console.hub.state import (
+    CallContext,
+    DbRunner,
+    HubConfig,
+    HubState,
+    Principal,
+    Seat,
+    utc_now,
+)
+from console.store import Store
+
+log = logging.getLogger(__name__)
+
+_json = msgspec.json.Encoder()
+_connection_ids = itertools.count(1)
+
+
+class Hub:
+    """A running hub. Create with ``await Hub.start(config)``, end with ``await hub.stop()``."""
+
+    def __init__(self, state: HubState, registry: MethodRegistry) -> None:
+        self.state = state
+        self.registry = registry
+        self._server: Server | None = None
+
+    @classmethod
+    async def start(cls, config: HubConfig, registry: MethodRegistry = REGISTRY) -> Hub:
+        """Open (and migrate) the store, load the world and listen on config.host:port."""
+        db = DbRunner()
+        try:
+            store = await db.run(Store.open, config.db_url)
+        except BaseException:
+            db.shutdown()
+            raise
+        locator_task: asyncio.Future[Locator] | None = None
+        try:
+            world = await db.run(_load_world, store)
+            locator_task = (
+                asyncio.get_running_loop().run_in_executor(None, Locator, world)
+                if world is not None
+                else None
+            )
+            state = HubState(
+                config=config,
+                store=store,
+                db=db,
+                world=world,
+                locator_task=locator_task,
+                version=console.__version__,
+            )
+            hub = cls(state, registry)
+            hub._server = await serve(
+                hub._handle,
+                config.host,
+                config.port,
+                process_request=hub._process_request,
+                max_size=config.max_message_bytes,
+            )
+        except BaseException:
+            if locator_task is not None:
+                with contextlib.suppress(Exception):
+                    await locator_task
+            await db.run(store.close)
+            db.shutdown()
+            raise
+        log.info("hub listening on %s (db %s)", hub.url, store.dialect)
+        return hub
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the hub is not listening")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        """The console websocket URL with the real port."""
+        host = self.state.config.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.port}{CONSOLE_PATH}"
+
+    async def stop(self) -> None:
+        """Close every connection (1001 going away), stop listening, close the store."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+            if self.state.locator_task is not None:
+                # Executor work cannot be cancelled; let it finish before the loop closes.
+                with contextlib.suppress(Exception):
+                    await self.state.locator_task
+            await self.state.db.run(self.state.store.close)
+            self.state.db.shutdown()
+
+    def health(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "status": "ok",
+            "version": state.version,
+            "db": state.db_kind,
+            "world": state.world.summary() if state.world is not None else None,
+            "uptime_s": state.uptime_s(),
+            "consoles": state.connections,
+        }
+
+    def _process_request(
+        self, connection: ServerConnection, request: HttpRequest
+    ) -> HttpResponse | None:
+        path = request.path.split("?", 1)[0]
+        if path == CONSOLE_PATH:
+            return None
+        if path == HEALTH_PATH:
+            return _json_response(connection, HTTPStatus.OK, self.health())
+        return _json_response(
+            connection,
+            HTTPStatus.NOT_FOUND,
+            {
+                "error": "not_found",
+                "detail": f"no such path {path!r}; try {HEALTH_PATH} or {CONSOLE_PATH}",
+            },
+        )
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        self.state.connections += 1
+        try:
+            await ConsoleConnection(self, websocket).run()
+        finally:
+            self.state.connections -= 1
+
+
+def _load_world(store: Store) -> World | None:
+    return store.load_world() if store.has_world() else None
+
+
+def _json_response(
+    connection: ServerConnection, status: HTTPStatus, body: dict[str, Any]
+) -> HttpResponse:
+    response = connection.respond(status, _json.encode(body).decode())
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+class ConsoleConnection:
+    """One console on ``/ws/console``: login, requests in order, its event stream."""
+
+    def __init__(self, hub: Hub, websocket: ServerConnection) -> None:
+        self.hub = hub
+        self.state = hub.state
+        self.websocket = websocket
+        self.id = next(_connection_ids)
+        self.principal: Principal | None = None
+        self.throttle = LoginThrottle(self.state.config)
+        self.subscription: Subscription | None = None
+        self._event_seq = 0
+        self._pump: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        try:
+            async for message in self.websocket:
+                await self._on_message(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._cleanup()
+
+    async def _send(self, message: msgspec.Struct) -> None:
+        await self.websocket.send(encode(message), text=True)
+
+    async def _on_message(self, message: str | bytes) -> None:
+        try:
+            if isinstance(message, bytes):
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, "binary frames are not supported")
+            decoded = decode_client_message(message)
+        except ProtocolError as exc:
+            await self._send(exc.to_message())
+            return
+        if isinstance(decoded, Request):
+            await self._send(await self._call(decoded))
+            return
+        try:
+            await self._login(decoded)
+        except ConnectionClosed:
+            raise
+        except Exception:
+            log.exception("login of %r failed", decoded.username)
+            await self._send(
+                Error(
+                    code=ErrorCode.INTERNAL,
+                    detail="login failed inside the hub; the hub log has the details",
+                    id=decoded.id,
+                )
+            )
+
+    # --- login -----------------------------------------------------------------------------
+
+    async def _login(self, message: Login) -> None:
+        if self.principal is not None:
+            await self._send(
+                Error(
+                    code=ErrorCode.ALREADY_LOGGED_IN,
+                    detail="this connection is already logged in; open a new one to switch user",
+                    id=message.id,
+                )
+            )
+            return
+        try:
+            user = await authenticate(self.state, message.username, message.password)
+        except LoginError as exc:
+            if exc.code == ErrorCode.BAD_CREDENTIALS:
+                self.throttle.record_failure()
+                await asyncio.sleep(self.throttle.delay_s())
+            await self._send(Error(code=exc.code, detail=exc.detail, id=message.id))
+            if self.throttle.exhausted:
+                await self.websocket.close(CloseCode.POLICY_VIOLATION, "too many failed logins")
+            return
+        self.throttle.record_success()
+        world = self.state.world
+        scope = _scope_of(world, user.org_id)
+        org_name = _org_name(world, user.org_id)
+        self.principal = Principal(user=user, org_name=org_name, scope=scope, seat=message.seat)
+        self.subscription = self.state.bus.subscribe(
+            frozenset(),
+            scope.covers,
+            self.state.config.event_queue_limit,
+            on_overflow=self._on_overflow,
+        )
+        self._pump = asyncio.create_task(self._pump_events(self.subscription))
+        self.state.seats[self.id] = Seat(
+            connection_id=self.id,
+            seat=message.seat,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role.value,
+            org_id=user.org_id,
+            since=utc_now(),
+        )
+        log.info("login %s (%s) at seat %s", user.username, user.role.value, message.seat)
+        await self._send(
+            LoginOk(
+                id=message.id,
+                user=UserInfo(
+                    username=user.username,
+                    display_name=user.display_name,
+                    role=user.role.value,
+                    org_id=user.org_id,
+                    org_name=org_name,
+                ),
+                scope=ScopeInfo(org_id=scope.org_id, districts=sorted(scope.districts)),
+                server_time=utc_now().isoformat(),
+            )
+        )
+        self._publish_seats()
+
+    def _publish_seats(self) -> None:
+        self.state.bus.publish(SEATS_CHANGED, {"seats": self.state.seats_json()})
+
+    # --- requests --------------------------------------------------------------------------
+
+    async def _call(self, request: Request) -> Response | Error:
+        principal = self.principal
+        if principal is None:
+            return Error(code=ErrorCode.UNAUTHENTICATED, detail="log in first", id=request.id)
+        spec = self.hub.registry.get(request.method)
+        if spec is None:
+            return Error(
+                code=ErrorCode.UNKNOWN_METHOD,
+                detail=f"unknown method {request.method!r}",
+                id=request.id,
+            )
+        role = principal.user.role
+        if role not in spec.roles:
+            allowed = ", ".join(sorted(r.value for r in spec.roles))
+            return Error(
+                code=ErrorCode.FORBIDDEN,
+                detail=f"{request.method!r} is for {allowed}; you are {role.value}",
+                id=request.id,
+            )
+        try:
+            params = spec.decode_params(request.params)
+            outcome = await spec.handler(CallContext(self.state, principal, self), params)
+        except MethodError as exc:
+            return Error(code=exc.code, detail=exc.detail, id=request.id)
+        except Exception:
+            log.exception("method %s failed", request.method)
+            return Error(
+                code=ErrorCode.INTERNAL,
+                detail=f"{request.method!r} failed inside the hub; the hub log has the details",
+                id=request.id,
+            )
+        if isinstance(outcome, Reply):
+            return Response(id=request.id, result=outcome.result, reason=outcome.reason)
+        return Response(id=request.id, result=outcome)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def set_topics(self, topics: frozenset[str]) -> None:
+        if self.subscription is None:
+            raise RuntimeError("set_topics before login")
+        self.subscription.set_topics(topics)
+
+    async def _pump_events(self, subscription: Subscription) -> None:
+        """Write queued events to the socket; a slow socket only backs up this queue."""
+        try:
+            while True:
+                for event in await subscription.next_batch():
+                    self._event_seq += 1
+                    await self.websocket.send(
+                        encode(Event(topic=event.topic, seq=self._event_seq, data=event.data)),
+                        text=True,
+                    )
+        except (QueueOverflowError, ConnectionClosed):
+            return
+
+    def _on_overflow(self) -> None:
+        limit = self.state.config.event_queue_limit
+        log.warning("dropping console %s: more than %d events waiting", self.id, limit)
+        self._closing = asyncio.create_task(
+            self.websocket.close(
+                CloseCode.TRY_AGAIN_LATER,
+                f"console too slow: more than {limit} events waiting",
+            )
+        )
+
+    async def _cleanup(self) -> None:
+        if self.subscription is not None:
+            self.subscription.close()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self._closing is not None:
+            await self._closing
+        if self.state.seats.pop(self.id, None) is not None:
+            self._publish_seats()
+
+
+def _org_name(world: World | None, org_id: str) -> str:
+    if world is not None:
+        for org in world.organisations:
+            if org.id == org_id:
+                return org.name
+    return org_id
+
+
+def _scope_of(world: World | None, org_id: str) -> Scope:
+    """The user's scope; an organisation missing from the world sees no district."""
+    if world is not None:
+        with contextlib.suppress(UnknownOrganisationError):
+            return scope_for(world, org_id)
+    return Scope(org_id=org_id, districts=frozenset(), org_ids=frozenset({org_id}))

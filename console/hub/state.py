@@ -1,0 +1,142 @@
+"""State shared by every console connection of one hub: store, world, locator, bus, seats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from console.core.locate import Locator
+from console.core.model import User, World
+from console.hub.events import EventBus
+from console.hub.scope import Scope
+from console.store import Store
+
+T = TypeVar("T")
+
+DEFAULT_PORT = 8765
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """Settings of one hub process; the defaults suit a centre, tests shrink the limits."""
+
+    db_url: str
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_message_bytes: int = 1 << 20
+    event_queue_limit: int = 10_000
+    # Failed logins on one connection: answers slow down after ``login_free_failures``
+    # (``login_delay_s`` doubling each time) and the connection is dropped after
+    # ``login_max_failures``.
+    login_free_failures: int = 3
+    login_delay_s: float = 0.5
+    login_max_failures: int = 10
+
+
+class DbRunner:
+    """Runs blocking store calls on one dedicated thread, off the event loop.
+
+    One thread keeps SQLite connections on the thread that made them and serialises
+    writes, which is what SQLite wants anyway.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-db")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """One logged-in console: the presence list of a multi-seat centre."""
+
+    connection_id: int
+    seat: str
+    username: str
+    display_name: str
+    role: str
+    org_id: str
+    since: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "seat": self.seat,
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": self.role,
+            "org_id": self.org_id,
+            "since": self.since.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the user, the organisation's name, their scope and their seat."""
+
+    user: User
+    org_name: str
+    scope: Scope
+    seat: str
+
+
+class ConnectionControl(Protocol):
+    """What a method may change on the calling connection."""
+
+    def set_topics(self, topics: frozenset[str]) -> None: ...
+
+
+@dataclass(slots=True)
+class HubState:
+    config: HubConfig
+    store: Store
+    db: DbRunner
+    world: World | None
+    # Built in the background after the hub starts listening (seconds for a real city).
+    locator_task: asyncio.Future[Locator] | None
+    version: str
+    bus: EventBus = field(default_factory=EventBus)
+    seats: dict[int, Seat] = field(default_factory=dict)
+    connections: int = 0
+    started: float = field(default_factory=time.monotonic)
+    snapshot_cache: dict[tuple[str, ...], bytes] = field(default_factory=dict)
+    snapshot_locks: dict[tuple[str, ...], asyncio.Lock] = field(default_factory=dict)
+
+    async def locator(self) -> Locator | None:
+        """The world's locator once built; None when the hub has no world."""
+        return None if self.locator_task is None else await asyncio.shield(self.locator_task)
+
+    @property
+    def db_kind(self) -> str:
+        return self.store.dialect
+
+    def uptime_s(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+    def seats_json(self) -> list[dict[str, str]]:
+        return [seat.to_json() for seat in sorted(self.seats.values(), key=_seat_order)]
+
+
+def _seat_order(seat: Seat) -> tuple[datetime, int]:
+    return (seat.since, seat.connection_id)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Passed to every method handler."""
+
+    hub: HubState
+    principal: Principal
+    connection: ConnectionControl
