@@ -1,0 +1,65 @@
+"""Online-monitoring data authenticity scoring (在线监控反欺诈): five checks, one score.
+
+Sub-scores and the combined score run 0–100: 100 = looks authentic, lower = more suspicious.
+``score_batch`` scores many hourly series at once (numpy, ``(series, hours)`` arrays);
+``score_enterprises`` ranks enterprises by their worst pollutant; ``refit_weights`` learns new
+weights from inspection outcomes. Formulas: ``docs/authenticity.md``.
+"""
+
+from console.monitoring.authenticity.config import (
+    CHECKS,
+    DEFAULT_WEIGHT_SET,
+    AuthenticityConfig,
+    Ramp,
+    Weights,
+    WeightSet,
+)
+from console.monitoring.authenticity.feedback import (
+    InspectionOutcome,
+    OutcomeLog,
+    RefitResult,
+    refit_weights,
+)
+from console.monitoring.authenticity.scoring import (
+    CHINA_TZ,
+    FLAG_CODES,
+    EnterpriseScore,
+    SeriesBatch,
+    SeriesScore,
+    combine,
+    score_batch,
+    score_enterprises,
+)
+from console.monitoring.authenticity.table import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    HourlyTable,
+    TableError,
+    read_hourly_csv,
+)
+
+__all__ = [
+    "CHECKS",
+    "CHINA_TZ",
+    "DEFAULT_WEIGHT_SET",
+    "FLAG_CODES",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "AuthenticityConfig",
+    "EnterpriseScore",
+    "HourlyTable",
+    "InspectionOutcome",
+    "OutcomeLog",
+    "Ramp",
+    "RefitResult",
+    "SeriesBatch",
+    "SeriesScore",
+    "TableError",
+    "WeightSet",
+    "Weights",
+    "combine",
+    "read_hourly_csv",
+    "refit_weights",
+    "score_batch",
+    "score_enterprises",
+]
