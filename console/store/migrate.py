@@ -16,7 +16,7 @@ from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeEngine
 
 from console.store.geometry import Geometry
-from console.store.schema import SPATIAL_INDEXES, metadata
+from console.store.tables import SPATIAL_INDEXES, metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Tables the postgis extension creates in the public schema; not ours to compare.

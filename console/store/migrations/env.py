@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from console.store.migrate import comparison_options
-from console.store.schema import metadata
+from console.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
