@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "locate": ("console.commands.locate", "district, grid, grid officer and squads of a point"),
     "user": ("console.commands.user", "manage console users"),
     "hj212": ("console.commands.hj212", "HJ 212 tools (decode, encode)"),
+    "simulate": ("console.commands.simulate", "simulated monitoring stations against a hub"),
     "fraud": ("console.commands.fraud", "data-authenticity scores from hourly monitoring data"),
 }
 
