@@ -7,7 +7,14 @@ compare against this metadata.
 
 from __future__ import annotations
 
-from console.store import schema_dispatch, schema_field, schema_monitoring
+from console.store import schema_dispatch, schema_field, schema_monitoring, schema_video
 from console.store.schema import SPATIAL_INDEXES, metadata
 
-__all__ = ["SPATIAL_INDEXES", "metadata", "schema_dispatch", "schema_field", "schema_monitoring"]
+__all__ = [
+    "SPATIAL_INDEXES",
+    "metadata",
+    "schema_dispatch",
+    "schema_field",
+    "schema_monitoring",
+    "schema_video",
+]
