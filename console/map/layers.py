@@ -1,18 +1,37 @@
-"""Turn the hub's world snapshot and officer moves into the page's operations (plain dicts).
+"""Turn the hub's snapshot, events and records into the page's operations (plain dicts).
 
 Kept free of Qt so the shape of what crosses the bridge is testable on its own; label points
-are computed here with shapely because the page has no geometry library.
+are computed here with shapely because the page has no geometry library. Every coordinate
+sent to the page is WGS84/CGCS2000; the page shifts it into the basemap's datum itself.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from shapely.geometry import shape
 
-ENTERPRISE_STATES = ("normal", "warning", "exceeding", "offline", "inspecting")
-LAYERS = ("districts", "grids", "grid_labels", "enterprises", "squads", "officers", "heat")
+from console.core.geo import Datum, bd09_to_gcj02, gcj02_to_wgs84
+
+ENTERPRISE_STATES = ("normal", "alarm", "offline", "inspecting")
+LAYERS = (
+    "districts",
+    "grids",
+    "grid_labels",
+    "enterprises",
+    "complaints",
+    "tasks",
+    "officers",
+    "squads",
+    "cameras",
+    "heat",
+)
+URGENCIES = ("normal", "urgent", "critical")
+URGENCY_HEAT_WEIGHT = {"normal": 1.0, "urgent": 2.0, "critical": 3.0}
 
 
 def _label_point(geometry: Mapping[str, Any]) -> list[float]:
@@ -30,6 +49,21 @@ def _position(record: Mapping[str, Any], what: str) -> tuple[float, float]:
     return lon, lat
 
 
+def timestamp(value: Any) -> float | None:
+    """Seconds since the epoch from a number or an ISO 8601 string (naive means UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ValueError(f"not a timestamp: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def officer_record(officer: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a snapshot officer the page uses; lon/lat only when known."""
     out: dict[str, Any] = {
@@ -42,26 +76,30 @@ def officer_record(officer: Mapping[str, Any]) -> dict[str, Any]:
         out["lon"], out["lat"] = _position(officer, "officer")
         if officer.get("heading") is not None:
             out["heading"] = float(officer["heading"])
+        out["ts"] = timestamp(officer.get("ts"))
     return out
 
 
-def world_op(snapshot: Mapping[str, Any], *, fit: bool = True) -> dict[str, Any]:
-    """The ``world`` operation that (re)builds every layer from a ``world.snapshot`` dict."""
-    enterprises = []
-    for e in snapshot.get("enterprises", []):
-        lon, lat = _position(e, "enterprise")
-        enterprise_state = e.get("state", "normal")
-        if enterprise_state not in ENTERPRISE_STATES:
-            raise ValueError(f"enterprise {e.get('id')!r} has unknown state {enterprise_state!r}")
-        enterprises.append(
-            {
-                "id": str(e["id"]),
-                "name": e.get("name", ""),
-                "lon": lon,
-                "lat": lat,
-                "state": enterprise_state,
-            }
+def enterprise_record(e: Mapping[str, Any]) -> dict[str, Any]:
+    lon, lat = _position(e, "enterprise")
+    enterprise_state = e.get("state", "normal")
+    if enterprise_state not in ENTERPRISE_STATES:
+        raise ValueError(
+            f"enterprise {e.get('id')!r} has unknown state {enterprise_state!r}; "
+            f"expected one of {', '.join(ENTERPRISE_STATES)}"
         )
+    return {
+        "id": str(e["id"]),
+        "name": e.get("name", ""),
+        "industry": e.get("industry", ""),
+        "lon": lon,
+        "lat": lat,
+        "state": enterprise_state,
+    }
+
+
+def world_op(snapshot: Mapping[str, Any], *, fit: bool = True) -> dict[str, Any]:
+    """The ``world`` operation that (re)builds the static layers from a ``world.snapshot``."""
     squads = []
     for s in snapshot.get("squads", []):
         lon, lat = _position(s, "squad")
@@ -90,28 +128,107 @@ def world_op(snapshot: Mapping[str, Any], *, fit: bool = True) -> dict[str, Any]
             {
                 "id": str(g["id"]),
                 "name": g.get("name", ""),
+                "officer_id": g.get("officer_id"),
                 "geometry": g["geometry"],
                 "label": _label_point(g["geometry"]),
             }
             for g in snapshot.get("grids", [])
         ],
         "squads": squads,
-        "enterprises": enterprises,
+        "enterprises": [enterprise_record(e) for e in snapshot.get("enterprises", [])],
         "officers": [officer_record(o) for o in snapshot.get("officers", [])],
     }
 
 
 def move_items(moves: Iterable[Mapping[str, Any]]) -> list[tuple[str, list[Any]]]:
-    """``(id, [id, lon, lat, heading|None])`` per move; compact rows keep 10k moves small."""
+    """``(id, [id, lon, lat, heading, duty, ts])`` per move; compact rows keep 10k moves small."""
     rows = []
     for move in moves:
         lon, lat = _position(move, "officer move")
         heading = move.get("heading")
         officer_id = str(move["id"])
         rows.append(
-            (officer_id, [officer_id, lon, lat, None if heading is None else float(heading)])
+            (
+                officer_id,
+                [
+                    officer_id,
+                    round(lon, 7),  # ~1 cm; full float reprs make a 10k batch 40 % bigger
+                    round(lat, 7),
+                    None if heading is None else float(heading),
+                    move.get("duty"),
+                    timestamp(move.get("ts")),
+                ],
+            )
         )
     return rows
+
+
+def _urgency(record: Mapping[str, Any], what: str) -> str:
+    urgency = str(record.get("urgency", "normal"))
+    if urgency not in URGENCIES:
+        raise ValueError(
+            f"{what} {record.get('id')!r} has unknown urgency {urgency!r}; "
+            f"expected one of {', '.join(URGENCIES)}"
+        )
+    return urgency
+
+
+def complaint_record(c: Mapping[str, Any]) -> dict[str, Any]:
+    """complaint {id, lon, lat, category, urgency, status, received_at} for the page."""
+    lon, lat = _position(c, "complaint")
+    return {
+        "id": str(c["id"]),
+        "lon": lon,
+        "lat": lat,
+        "category": str(c.get("category", "")),
+        "urgency": _urgency(c, "complaint"),
+        "status": str(c.get("status", "new")),
+        "received_at": timestamp(c.get("received_at")),
+    }
+
+
+def task_record(t: Mapping[str, Any]) -> dict[str, Any]:
+    """A task for the page: position, state, urgency, grid, assignee, squads, overdue."""
+    lon, lat = _position(t, "task")
+    assignee = t.get("assignee_officer_id")
+    return {
+        "id": str(t["id"]),
+        "kind": str(t.get("kind", "")),
+        "state": str(t.get("state", "assigned")),
+        "urgency": _urgency(t, "task"),
+        "lon": lon,
+        "lat": lat,
+        "grid_id": None if t.get("grid_id") is None else str(t["grid_id"]),
+        "assignee_officer_id": None if assignee is None else str(assignee),
+        "squad_ids": [str(s) for s in t.get("squad_ids") or []],
+        "overdue": bool(t.get("overdue", False)),
+    }
+
+
+def camera_record(c: Mapping[str, Any]) -> dict[str, Any]:
+    """camera {id, name, lon, lat, enterprise_id, online} for the page."""
+    lon, lat = _position(c, "camera")
+    return {
+        "id": str(c["id"]),
+        "name": str(c.get("name", "")),
+        "lon": lon,
+        "lat": lat,
+        "enterprise_id": c.get("enterprise_id"),
+        "online": bool(c.get("online", True)),
+    }
+
+
+def heat_points(
+    complaints: Iterable[Mapping[str, Any]], since: float, until: float | None = None
+) -> list[list[float]]:
+    """(lon, lat, weight) of complaints received in [since, until]; urgent ones weigh more."""
+    points = []
+    for c in complaints:
+        received = c.get("received_at")
+        if received is None or received < since or (until is not None and received > until):
+            continue
+        points.append([c["lon"], c["lat"], URGENCY_HEAT_WEIGHT[c.get("urgency", "normal")]])
+    return points
 
 
 def layer_op(layer: str, visible: bool) -> dict[str, Any]:
@@ -127,3 +244,70 @@ def enterprise_state_items(states: Mapping[str, str]) -> list[tuple[str, list[st
             raise ValueError(f"enterprise {enterprise_id!r}: unknown state {value!r}")
         rows.append((str(enterprise_id), [str(enterprise_id), value]))
     return rows
+
+
+# ---- search ---------------------------------------------------------------------------------
+
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+_COORDINATES = re.compile(
+    rf"^\s*({_NUMBER})\s*[,，\s]\s*({_NUMBER})\s*(wgs84|cgcs2000|gcj02|bd09)?\s*$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """What a search found; lon/lat (WGS84) are None for an officer without a position."""
+
+    kind: str  # coordinates, enterprise, grid, officer, district
+    id: str
+    name: str
+    lon: float | None
+    lat: float | None
+
+
+def parse_coordinates(text: str) -> tuple[float, float] | None:
+    """``"121.42, 28.65 gcj02"`` -> WGS84 (lon, lat); lat-first input is recognised too."""
+    match = _COORDINATES.match(text)
+    if match is None:
+        return None
+    a, b = float(match.group(1)), float(match.group(2))
+    lon, lat = (b, a) if abs(a) <= 90 < abs(b) else (a, b)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValueError(f"coordinates out of range: lon={lon}, lat={lat}")
+    datum = Datum((match.group(3) or "wgs84").lower().replace("cgcs2000", "wgs84"))
+    if datum is Datum.BD09:
+        lon, lat = bd09_to_gcj02(lon, lat)
+        datum = Datum.GCJ02
+    if datum is Datum.GCJ02:
+        lon, lat = gcj02_to_wgs84(lon, lat)
+    return lon, lat
+
+
+def search(snapshot: Mapping[str, Any], text: str) -> SearchHit | None:
+    """Coordinates (any datum), else the first enterprise, grid, officer or district by name/id."""
+    text = text.strip()
+    if not text:
+        return None
+    point = parse_coordinates(text)
+    if point is not None:
+        return SearchHit("coordinates", "", text, point[0], point[1])
+    needle = text.lower()
+
+    def matches(record: Mapping[str, Any], *keys: str) -> bool:
+        return any(needle in str(record.get(key, "")).lower() for key in keys)
+
+    for e in snapshot.get("enterprises", []):
+        if matches(e, "name", "id", "credit_code"):
+            return SearchHit("enterprise", str(e["id"]), e.get("name", ""), e["lon"], e["lat"])
+    for g in snapshot.get("grids", []):
+        if matches(g, "name", "id"):
+            x, y = _label_point(g["geometry"])
+            return SearchHit("grid", str(g["id"]), g.get("name", ""), x, y)
+    for o in snapshot.get("officers", []):
+        if matches(o, "name", "id", "badge_no"):
+            return SearchHit("officer", str(o["id"]), o.get("name", ""), o.get("lon"), o.get("lat"))
+    for d in snapshot.get("districts", []):
+        if matches(d, "name", "adcode"):
+            x, y = _label_point(d["geometry"])
+            return SearchHit("district", str(d["adcode"]), d.get("name", ""), x, y)
+    return None

@@ -1,30 +1,57 @@
 """The map widget: the offline Leaflet page in a QWebEngineView, fed through ``MapBridge``.
 
-The view holds no domain state beyond what it last sent: it takes snapshot dicts and officer
-moves, turns them into page operations (``layers``) and lets the bridge batch them.
+The view holds no domain state beyond what it last sent (the snapshot for searching and the
+complaints for the heat window): it turns snapshots, hub events and selections into page
+operations (``layers``) and lets the bridge batch them. Clicks come back as WGS84 points;
+the hub's ``locate`` answer for a clicked point is shown in a popup.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from PySide6.QtCore import QCoreApplication, QUrl
+from PySide6.QtCore import QCoreApplication, QUrl, Signal
+from PySide6.QtGui import QAction, QCursor
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
 from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from console.map import layers
+from console.map.basemap import BasemapConfig, BasemapKind
 from console.map.bridge import FRAME_MS, MapBridge, RequestRecorder
 from console.map.page import write_page
+from console.map.tiles import TILE_SCHEME, TileSchemeHandler, register_tile_scheme
 from console.shell.i18n import language, tr
 
 log = logging.getLogger(__name__)
 
+LocateResult = Callable[[dict[str, Any] | None], None]
+LocateFunction = Callable[[float, float, LocateResult], None]
+"""Asks the hub's ``locate`` for (lon, lat) and calls back with its result (None: outside)."""
+
+HEAT_WINDOWS_HOURS = (24, 24 * 7, 24 * 30)
+STALE_AFTER_S = 300
+
+# Registered before the first profile exists, or QtWebEngine refuses the scheme.
+register_tile_scheme()
+
 _page_file: Path | None = None
 _profile: QWebEngineProfile | None = None
+_tile_handler: TileSchemeHandler | None = None
 
 
 def page_file() -> Path:
@@ -39,15 +66,24 @@ def shared_profile() -> QWebEngineProfile:
     """One off-the-record profile for all map pages: nothing lands in the user's Qt cache.
 
     It is parented to the application so it outlives every page (Qt warns when a profile
-    dies before its pages).
+    dies before its pages); the local tile server is installed on it.
     """
-    global _profile
+    global _profile, _tile_handler
     if _profile is None:
         app = QCoreApplication.instance()
         if app is None:
             raise RuntimeError("create the QApplication before the map view")
         _profile = QWebEngineProfile(app)
+        _tile_handler = TileSchemeHandler(app)
+        _profile.installUrlSchemeHandler(TILE_SCHEME.encode(), _tile_handler)
     return _profile
+
+
+def tile_handler() -> TileSchemeHandler:
+    """The handler answering ``maptiles://`` on the shared profile."""
+    shared_profile()
+    assert _tile_handler is not None
+    return _tile_handler
 
 
 class MapPage(QWebEnginePage):
@@ -72,8 +108,44 @@ class MapPage(QWebEnginePage):
             log.debug("map page: %s", text)
 
 
+def page_labels() -> dict[str, str]:
+    """Texts the page shows itself (popups), translated on the Python side."""
+    return {
+        key: tr(key)
+        for key in (
+            "District",
+            "Grid",
+            "Grid officer",
+            "Nearest squads",
+            "Outside the jurisdiction",
+        )
+    }
+
+
+def legend_entries() -> list[dict[str, str]]:
+    return [
+        {"colour": "#2e7d32", "text": tr("Enterprise: normal")},
+        {"colour": "#d32f2f", "text": tr("Enterprise: alarm")},
+        {"colour": "#757575", "text": tr("Enterprise: offline")},
+        {"colour": "#1565c0", "text": tr("Enterprise: under inspection")},
+        {"colour": "#e53935", "text": tr("Complaint")},
+        {"colour": "#3949ab", "text": tr("Task")},
+        {"colour": "#1565c0", "text": tr("Officer on duty")},
+        {"colour": "#8e24aa", "text": tr("Officer off duty")},
+        {"colour": "#9e9e9e", "text": tr("Officer position stale")},
+        {"colour": "#ffe082", "text": tr("Squad")},
+        {"colour": "#00838f", "text": tr("Camera")},
+    ]
+
+
 class MapView(QWidget):
-    """Dispatcher's map: districts, grids, enterprises, squads and moving officers."""
+    """Dispatcher's map: layer panel, search, district zoom, follow, and the Leaflet page."""
+
+    sig_new_complaint = Signal(float, float)
+    """The user chose "New complaint here" in the map's context menu at (lon, lat), WGS84."""
+
+    sig_located = Signal(float, float, object)
+    """The hub's ``locate`` answer (dict, or None outside the jurisdiction) for a clicked point."""
 
     def __init__(
         self,
@@ -82,6 +154,8 @@ class MapView(QWidget):
         record_requests: bool = False,
         frame_ms: int = FRAME_MS,
         page_path: Path | None = None,
+        basemap: BasemapConfig | None = None,
+        locate: LocateFunction | None = None,
     ) -> None:
         super().__init__(parent)
         self.web_view = QWebEngineView(self)
@@ -92,44 +166,116 @@ class MapView(QWidget):
             self.page.setUrlRequestInterceptor(self.recorder)
         self.web_view.setPage(self.page)
         self.bridge = MapBridge(self.page, frame_ms)
+        self.locate = locate
+        self.snapshot: Mapping[str, Any] = {}
+        self.complaints: dict[str, dict[str, Any]] = {}
+        self.heat_hours = HEAT_WINDOWS_HOURS[0]
+        self.basemap = BasemapConfig()
+        self.selection: tuple[str, str] = ("", "")
         self.layer_toggles: dict[str, QCheckBox] = {}
 
-        toggles = QHBoxLayout()
-        toggles.setContentsMargins(4, 2, 4, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(self._build_layer_panel())
+        layout.addLayout(self._build_tools())
+        layout.addWidget(self.web_view, 1)
+
+        self.context_menu = QMenu(self)
+        self.new_complaint_action = QAction(tr("New complaint here"), self)
+        self.new_complaint_action.triggered.connect(self._emit_new_complaint)
+        self.context_menu.addAction(self.new_complaint_action)
+        self.context_point: tuple[float, float] | None = None
+
+        self.bridge.sig_clicked.connect(self._on_clicked)
+        self.bridge.sig_context_menu.connect(self._on_context_menu)
+        # geoman's drawing toolbar has its own catalogue; follow the console's language
+        self.bridge.post(
+            {"op": "draw.language", "language": "zh" if language() == "zh_CN" else "en"}
+        )
+        self.bridge.post({"op": "labels", "labels": page_labels()})
+        self.bridge.post({"op": "legend", "entries": legend_entries()})
+        self.bridge.post({"op": "officers.stale", "seconds": STALE_AFTER_S})
+        if basemap is not None and basemap.kind is not BasemapKind.VECTOR:
+            self.set_basemap(basemap)
+        self.page_path = page_path if page_path is not None else page_file()
+        self.web_view.load(QUrl.fromLocalFile(str(self.page_path)))
+
+    # ---- construction ---------------------------------------------------------------
+
+    def _build_layer_panel(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 2)
         for layer, text in (
             ("districts", tr("Districts")),
             ("grids", tr("Grid boundaries")),
             ("grid_labels", tr("Grid names")),
             ("enterprises", tr("Enterprises")),
-            ("squads", tr("Squads")),
+            ("complaints", tr("Complaints")),
+            ("tasks", tr("Tasks")),
             ("officers", tr("Officers")),
+            ("squads", tr("Squads")),
+            ("cameras", tr("Cameras")),
             ("heat", tr("Complaint heat")),
         ):
             box = QCheckBox(text, self)
             box.setChecked(layer != "heat")
             box.toggled.connect(lambda visible, name=layer: self.set_layer_visible(name, visible))
-            toggles.addWidget(box)
+            row.addWidget(box)
             self.layer_toggles[layer] = box
-        toggles.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(toggles)
-        layout.addWidget(self.web_view, 1)
-
-        # geoman's drawing toolbar has its own catalogue; follow the console's language
-        self.bridge.post(
-            {"op": "draw.language", "language": "zh" if language() == "zh_CN" else "en"}
+        self.heat_window = QComboBox(self)
+        for hours, text in zip(
+            HEAT_WINDOWS_HOURS,
+            (tr("Last 24 hours"), tr("Last 7 days"), tr("Last 30 days")),
+            strict=True,
+        ):
+            self.heat_window.addItem(text, hours)
+        self.heat_window.currentIndexChanged.connect(
+            lambda index: self.set_heat_window(int(self.heat_window.itemData(index)))
         )
-        self.page_path = page_path if page_path is not None else page_file()
-        self.web_view.load(QUrl.fromLocalFile(str(self.page_path)))
+        row.addWidget(self.heat_window)
+        row.addStretch(1)
+        return row
+
+    def _build_tools(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 2)
+        self.search_box = QLineEdit(self)
+        self.search_box.setPlaceholderText(
+            tr("Search enterprise, grid, officer or coordinates (e.g. 121.42, 28.65 gcj02)")
+        )
+        self.search_box.returnPressed.connect(lambda: self.search(self.search_box.text()))
+        row.addWidget(self.search_box, 1)
+        self.district_box = QComboBox(self)
+        self.district_box.addItem(tr("Zoom to district…"), "")
+        self.district_box.activated.connect(self._on_district_chosen)
+        row.addWidget(self.district_box)
+        self.follow_button = QPushButton(tr("Follow officer"), self)
+        self.follow_button.setCheckable(True)
+        self.follow_button.setEnabled(False)
+        self.follow_button.toggled.connect(self._on_follow_toggled)
+        row.addWidget(self.follow_button)
+        return row
+
+    # ---- data in ----------------------------------------------------------------------
 
     def set_snapshot(self, snapshot: Mapping[str, Any]) -> None:
         """Rebuild every layer from a ``world.snapshot`` dict and fit the view to it."""
+        self.snapshot = snapshot
         self.bridge.post(layers.world_op(snapshot))
+        self.district_box.clear()
+        self.district_box.addItem(tr("Zoom to district…"), "")
+        for district in snapshot.get("districts", []):
+            self.district_box.addItem(str(district.get("name", "")), str(district["adcode"]))
+        if "complaints" in snapshot:
+            self.set_complaints(snapshot["complaints"], replace=True)
+        if "tasks" in snapshot:
+            self.set_tasks(snapshot["tasks"], replace=True)
+        if "cameras" in snapshot:
+            self.set_cameras(snapshot["cameras"])
 
     def move_officers(self, moves: Iterable[Mapping[str, Any]]) -> None:
-        """Move (or place) officers: dicts with ``id``, ``lon``, ``lat``, optional ``heading``."""
+        """Move (or place) officers: ``id``, ``lon``, ``lat``; optional heading, duty, ts."""
         self.bridge.post_rows("officers.move", layers.move_items(moves))
 
     def remove_officers(self, officer_ids: Iterable[str]) -> None:
@@ -139,9 +285,86 @@ class MapView(QWidget):
         """Recolour enterprises: id -> one of ``layers.ENTERPRISE_STATES``."""
         self.bridge.post_rows("enterprises.state", layers.enterprise_state_items(states))
 
-    def set_heat(self, points: Iterable[tuple[float, float, float]]) -> None:
-        """Replace the heat layer's points: (lon, lat, weight)."""
-        self.bridge.post({"op": "heat", "points": [list(p) for p in points]})
+    def set_complaints(
+        self, complaints: Iterable[Mapping[str, Any]], *, replace: bool = False
+    ) -> None:
+        """Add or update complaints (``replace``: these are all of them); refreshes the heat."""
+        records = [layers.complaint_record(c) for c in complaints]
+        if replace:
+            self.complaints.clear()
+        self.complaints.update((r["id"], r) for r in records)
+        self.bridge.post({"op": "complaints", "replace": replace, "items": records})
+        self._post_heat()
+
+    def set_tasks(self, tasks: Iterable[Mapping[str, Any]], *, replace: bool = False) -> None:
+        """Add or update tasks (``replace``: these are all of them)."""
+        records = [layers.task_record(t) for t in tasks]
+        self.bridge.post({"op": "tasks", "replace": replace, "items": records})
+
+    def set_cameras(self, cameras: Iterable[Mapping[str, Any]]) -> None:
+        """Replace the cameras."""
+        self.bridge.post({"op": "cameras", "items": [layers.camera_record(c) for c in cameras]})
+
+    def set_heat_window(self, hours: int) -> None:
+        """Show the heat of complaints received in the last ``hours`` hours."""
+        if hours <= 0:
+            raise ValueError(f"the heat window must be positive, not {hours} h")
+        self.heat_hours = hours
+        self._post_heat()
+
+    def _post_heat(self) -> None:
+        since = time.time() - self.heat_hours * 3600
+        self.bridge.post(
+            {"op": "heat", "points": layers.heat_points(self.complaints.values(), since)}
+        )
+
+    def set_basemap(self, config: BasemapConfig) -> None:
+        """Switch the basemap; overlays are shifted into its datum, clicks shifted back."""
+        url = config.url
+        if config.kind in (BasemapKind.FOLDER, BasemapKind.MBTILES):
+            assert config.path is not None  # BasemapConfig checked it
+            url = tile_handler().add_source(config.kind.value, config.path)
+        elif config.kind is BasemapKind.XYZ and self.recorder is not None:
+            parts = urlsplit(url.replace("{s}", "a"))
+            self.recorder.allow_origin(f"{parts.scheme}://{parts.netloc}")
+        self.basemap = config
+        self.bridge.post(
+            {
+                "op": "basemap",
+                "kind": config.kind.value,
+                "url": url,
+                "datum": config.datum.value,
+                "attribution": config.attribution,
+                "max_zoom": 19,
+                "max_native_zoom": config.max_zoom,
+            }
+        )
+
+    def apply_events(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Take what the map shows out of one batch of hub events."""
+        moves: list[Mapping[str, Any]] = []
+        complaints: list[Mapping[str, Any]] = []
+        tasks: list[Mapping[str, Any]] = []
+        for event in events:
+            topic = event.get("topic")
+            data = event.get("data")
+            items = [
+                i for i in (data if isinstance(data, list) else [data]) if isinstance(i, Mapping)
+            ]
+            if topic == "officer.moved":
+                moves.extend({**i, "id": i.get("officer_id", i.get("id"))} for i in items)
+            elif topic in ("complaint.created", "complaint.updated"):
+                complaints.extend(items)
+            elif topic in ("task.created", "task.updated"):
+                tasks.extend(items)
+        if moves:
+            self.move_officers(moves)
+        if complaints:
+            self.set_complaints(complaints)
+        if tasks:
+            self.set_tasks(tasks)
+
+    # ---- view and selection -------------------------------------------------------------
 
     def set_layer_visible(self, layer: str, visible: bool) -> None:
         box = self.layer_toggles.get(layer)
@@ -151,22 +374,69 @@ class MapView(QWidget):
         self.bridge.post(layers.layer_op(layer, visible))
 
     def select(self, kind: str, item_id: str) -> None:
-        """Highlight the selected officer or enterprise (other kinds clear the highlight)."""
+        """Highlight a selection; a task also shows its grid, officer and squads with distances."""
+        self.selection = (kind, item_id)
+        self.follow_button.setEnabled(kind == "officer")
+        if kind != "officer" and self.follow_button.isChecked():
+            self.follow_button.setChecked(False)
         self.bridge.post({"op": "select", "kind": kind, "id": item_id})
+
+    def follow_officer(self, officer_id: str | None) -> None:
+        """Keep the map centred on this officer as it moves (None: stop following)."""
+        self.bridge.post({"op": "follow", "id": officer_id})
 
     def center_on(self, lon: float, lat: float, zoom: int | None = None) -> None:
         self.bridge.post({"op": "view", "lon": lon, "lat": lat, "zoom": zoom})
 
-    def apply_events(self, events: Iterable[Mapping[str, Any]]) -> None:
-        """Take the position events out of one batch of hub events (``officer.moved``)."""
-        moves: list[Mapping[str, Any]] = []
-        for event in events:
-            if event.get("topic") != "officer.moved":
-                continue
-            data = event.get("data")
-            for item in data if isinstance(data, list) else [data]:
-                if isinstance(item, Mapping):
-                    officer_id = item.get("officer_id", item.get("id"))
-                    moves.append({**item, "id": officer_id})
-        if moves:
-            self.move_officers(moves)
+    def zoom_to_district(self, adcode: str) -> None:
+        self.bridge.post({"op": "zoom.district", "adcode": adcode})
+
+    def search(self, text: str) -> layers.SearchHit | None:
+        """Find and show an enterprise, grid, officer, district or typed coordinates."""
+        try:
+            hit = layers.search(self.snapshot, text)
+        except ValueError as exc:
+            self.search_box.setToolTip(str(exc))
+            return None
+        if hit is None:
+            self.search_box.setToolTip(tr("Nothing found for {text}", text=text))
+            return None
+        self.search_box.setToolTip("")
+        if hit.lon is not None and hit.lat is not None:
+            self.center_on(hit.lon, hit.lat, 15)
+            self.bridge.post({"op": "marker", "lon": hit.lon, "lat": hit.lat, "text": hit.name})
+        if hit.kind == "district":
+            self.zoom_to_district(hit.id)
+        elif hit.kind != "coordinates":
+            self.select(hit.kind, hit.id)
+            if hit.kind == "officer":  # the snapshot has no live position: the page knows it
+                self.bridge.post({"op": "focus.officer", "id": hit.id})
+        return hit
+
+    def show_locate(self, lon: float, lat: float, result: dict[str, Any] | None) -> None:
+        """Show the hub's ``locate`` answer for a point in a popup there."""
+        self.bridge.post({"op": "popup.locate", "lon": lon, "lat": lat, "result": result})
+        self.sig_located.emit(lon, lat, result)
+
+    # ---- page events --------------------------------------------------------------------
+
+    def _on_clicked(self, lon: float, lat: float) -> None:
+        if self.locate is not None:
+            self.locate(lon, lat, lambda result: self.show_locate(lon, lat, result))
+
+    def _on_context_menu(self, lon: float, lat: float) -> None:
+        self.context_point = (lon, lat)
+        self.context_menu.popup(QCursor.pos())
+
+    def _emit_new_complaint(self) -> None:
+        if self.context_point is not None:
+            self.sig_new_complaint.emit(*self.context_point)
+
+    def _on_district_chosen(self, index: int) -> None:
+        adcode = str(self.district_box.itemData(index) or "")
+        if adcode:
+            self.zoom_to_district(adcode)
+
+    def _on_follow_toggled(self, on: bool) -> None:
+        kind, item_id = self.selection
+        self.follow_officer(item_id if on and kind == "officer" else None)

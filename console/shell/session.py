@@ -45,6 +45,9 @@ class Session(QObject):
     sig_events = Signal(object)
     """A batch (list of dicts) of hub events, in arrival order; one signal per batch."""
 
+    sig_new_complaint_requested = Signal(float, float)
+    """The user asked for a new complaint at (lon, lat), WGS84 (e.g. map right-click)."""
+
     def __init__(self, hub: HubLink | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         # Features send their requests through this link (results come back on the GUI thread).
@@ -108,6 +111,10 @@ class Session(QObject):
         if seats != self.seats:
             self.seats = seats
             self.sig_seats_changed.emit(list(seats))
+
+    def request_new_complaint(self, lon: float, lat: float) -> None:
+        """Ask whichever feature takes complaints to start one at this point."""
+        self.sig_new_complaint_requested.emit(lon, lat)
 
     def publish_events(self, events: list[dict[str, Any]]) -> None:
         """Pass one batch of hub events on to the features."""
