@@ -15,7 +15,12 @@ import pytest
 
 from console.core.paths import HOME_ENV
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.world"]
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.world",
+    "tests.fixtures.browser",
+    "tests.fixtures.media",
+]
 
 
 @pytest.fixture(autouse=True)
