@@ -1,1 +1,205 @@
+"""Video: camera tiles, the video wall, demo streams and the ``install`` hook.
 
+The "视频" dock lists the cameras of the session's snapshot (kept current by
+``camera.changed``), shows them on a small wall and can open a full wall window on any
+screen. Playable URLs (with credentials) come from the hub's ``camera.stream_url`` and go
+straight into the players; tiles report playing / no signal back as ``camera.status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.hub.client import HubError
+from console.shell.i18n import tr
+from console.shell.main_window import MainWindow
+from console.shell.session import Session
+from console.video.layout import PRESETS, WallLayout
+from console.video.wall import UrlResolver, VideoWall
+
+log = logging.getLogger(__name__)
+
+VIDEO_TOPICS = ("camera.changed", "alarm.raised", "task.created", "task.updated")
+
+
+def hub_resolver(session: Session) -> UrlResolver:
+    """Ask the session's hub for a camera's playable URL (nothing happens without a hub)."""
+
+    def resolve(camera_id: str, done: Any) -> None:
+        hub = session.hub
+        if hub is None:
+            return
+
+        def failed(error: HubError) -> None:
+            log.warning("no stream URL for camera %s: %s", camera_id, error)
+
+        hub.request(
+            "camera.stream_url",
+            {"camera_id": camera_id},
+            on_result=lambda result: done(str(result["url"])),
+            on_error=failed,
+        )
+
+    return resolve
+
+
+def connect_wall(wall: VideoWall, session: Session) -> None:
+    """Feed ``wall`` from the session and report its tiles' states to the hub."""
+    last_report: dict[str, bool] = {}
+
+    def report(camera_id: str, state: str) -> None:
+        if not camera_id or state not in ("playing", "no_signal") or session.hub is None:
+            return
+        online = state == "playing"
+        if last_report.get(camera_id) != online:
+            last_report[camera_id] = online
+            session.hub.request("camera.status", {"camera_id": camera_id, "online": online})
+
+    def snapshot(data: dict[str, Any]) -> None:
+        wall.set_cameras(data.get("cameras", []))
+
+    wall.sig_camera_state.connect(report)
+    session.sig_snapshot_changed.connect(snapshot)
+    session.sig_events.connect(wall.apply_events)
+    if session.snapshot:
+        snapshot(session.snapshot)
+
+
+class WallWindow(QWidget):
+    """A top-level wall, full screen on one of ``QGuiApplication.screens()``."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        layout: WallLayout | str = "9",
+        tour_interval_s: float = 20.0,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setWindowTitle(tr("Video wall"))
+        self.wall = VideoWall(hub_resolver(session), self, tour_interval_s=tour_interval_s)
+        self.wall.set_layout(layout)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.wall)
+        connect_wall(self.wall, session)
+
+    def show_on_screen(self, index: int, *, full_screen: bool = True) -> None:
+        screens = QGuiApplication.screens()
+        if not 0 <= index < len(screens):
+            raise ValueError(f"no screen {index}: this machine has {len(screens)} screen(s)")
+        self.setScreen(screens[index])
+        self.move(screens[index].geometry().topLeft())
+        if full_screen:
+            self.showFullScreen()
+        else:
+            self.show()
+        self.wall.setFocus()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.wall.stop_all()
+        super().closeEvent(event)
+
+
+class VideoPanel(QWidget):
+    """The dock's content: camera list, layout picker, a small wall, "open on wall"."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.wall_window: WallWindow | None = None
+        self.cameras = QListWidget()
+        self.layouts = QComboBox()
+        for preset in PRESETS:
+            self.layouts.addItem(tr("{count} tiles", count=preset), preset)
+        self.layouts.setCurrentIndex(1)
+        self.open_wall = QPushButton(tr("Open on wall"))
+        self.wall = VideoWall(hub_resolver(session), self)
+        controls = QHBoxLayout()
+        controls.addWidget(self.layouts)
+        controls.addWidget(self.open_wall)
+        side = QWidget()
+        side_box = QVBoxLayout(side)
+        side_box.setContentsMargins(0, 0, 0, 0)
+        side_box.addWidget(self.cameras)
+        side_box.addLayout(controls)
+        splitter = QSplitter()
+        splitter.addWidget(side)
+        splitter.addWidget(self.wall)
+        splitter.setStretchFactor(1, 3)
+        box = QVBoxLayout(self)
+        box.addWidget(splitter)
+        connect_wall(self.wall, session)
+        self.wall.sig_layout_changed.connect(lambda _layout: self._list_cameras())
+        session.sig_snapshot_changed.connect(lambda _s: self._list_cameras())
+        session.sig_events.connect(self._on_events)
+        self.layouts.currentIndexChanged.connect(
+            lambda _i: self.wall.set_layout(str(self.layouts.currentData()))
+        )
+        self.cameras.itemDoubleClicked.connect(self._show_item)
+        self.open_wall.clicked.connect(self.show_wall)
+        self._list_cameras()
+
+    def show_wall(self, screen: int | None = None) -> WallWindow:
+        """Open (or raise) the wall window on the last screen (a wall is usually extra)."""
+        if self.wall_window is None:
+            self.wall_window = WallWindow(self.session)
+            self.wall_window.destroyed.connect(self._wall_closed)
+            self.wall_window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        index = len(QGuiApplication.screens()) - 1 if screen is None else screen
+        self.wall_window.show_on_screen(index)
+        self.wall_window.raise_()
+        return self.wall_window
+
+    def _wall_closed(self) -> None:
+        self.wall_window = None
+
+    def _on_events(self, events: list[dict[str, Any]]) -> None:
+        if any(event.get("topic") == "camera.changed" for event in events):
+            self._list_cameras()
+
+    def _list_cameras(self) -> None:
+        self.cameras.clear()
+        for camera in self.wall.cameras:
+            item = QListWidgetItem(str(camera.get("name", camera["id"])))
+            item.setData(Qt.ItemDataRole.UserRole, camera["id"])
+            if not camera.get("online", True):
+                item.setText(tr("{name} (no signal)", name=item.text()))
+            self.cameras.addItem(item)
+
+    def _show_item(self, item: QListWidgetItem) -> None:
+        self.wall.show_camera(str(item.data(Qt.ItemDataRole.UserRole)))
+
+
+def install(window: MainWindow, session: Session) -> VideoPanel:
+    """Add the "视频" dock (camera list, tiles, open on wall) and subscribe to its events."""
+    panel = VideoPanel(session)
+    dock = QDockWidget(tr("Video"), window)
+    dock.setObjectName("video-dock")
+    dock.setWidget(panel)
+    window.add_dock(dock, Qt.DockWidgetArea.BottomDockWidgetArea)
+    if session.hub is not None:
+        session.hub.subscribe(list(VIDEO_TOPICS))
+
+    def close_wall() -> None:
+        if panel.wall_window is not None:
+            panel.wall_window.close()
+
+    window.destroyed.connect(close_wall)
+    return panel
