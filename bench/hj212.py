@@ -1,17 +1,55 @@
-"""Decode throughput of the HJ 212 codec on one core, on a realistic station mix.
+"""HJ 212 throughput: codec decode on one core, and end-to-end ingest into the store.
 
-The mix: water (COD, NH3-N, TP, TN, pH, flow …) and flue gas (SO2, NOx, dust with O2-converted
+Decode: water (COD, NH3-N, TP, TN, pH, flow …) and flue gas (SO2, NOx, dust with O2-converted
 values, O2, flow, temperature …) packets, 8–12 codes each, as real-time (2011), minute (2051)
-and hourly (2061) uploads. Prints figures, then ``hj212: N packets/s decode``.
+and hourly (2061) uploads.
+
+End to end (``--stations``, 0 to skip): a hub with the monitoring service on SQLite and on a
+throwaway PostgreSQL, one after the other in the same run; a separate process plays the
+stations (one TCP connection each, real-time packets asking for 9014 replies) and a console
+client subscribed to ``monitoring.data`` measures receipt -> console event latency. Ingest
+rate counts packets whose 9014 came back (the hub replies only after the batch is stored).
+
+Prints figures (JSON lines for the end-to-end runs), then ``hj212: N packets/s decode`` last.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import multiprocessing
+import os
 import random
+import tempfile
 import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from shapely.geometry import box
+
+from console.core.model import (
+    CreditRating,
+    District,
+    Enterprise,
+    Industry,
+    Organisation,
+    OrgLevel,
+    Outlet,
+    OutletKind,
+    Role,
+    User,
+    World,
+)
+from console.core.passwords import hash_password
+from console.hub.client import HubClient
+from console.hub.monitoring_service import MonitoringConfig
+from console.hub.server import Hub
+from console.hub.state import HubConfig
 from console.monitoring.hj212 import FrameScanner, decode, encode_packet
+from console.monitoring.receiver import ReceiverConfig, format_hj212_time
+from console.store import Store
+from console.store.throwaway_pg import ThrowawayPostgres
 
 WATER = ["w01018", "w21003", "w21011", "w21001", "w01001", "w00000", "w01009", "w01010",
          "w01014", "w20122", "w20116", "w20111"]  # fmt: skip
@@ -58,11 +96,199 @@ def make_mix(count: int, seed: int = 212) -> list[bytes]:
     return frames
 
 
+# -- end to end ---------------------------------------------------------------------------------
+
+E2E_CODES = ("w01018", "w21003", "w01001", "w00000")  # COD, NH3-N, pH, flow
+PASSWORD = "bench-password"
+
+
+def bench_world(stations: int) -> World:
+    """One county with ``stations`` enterprises of one water outlet each."""
+    city = Organisation("org-city", "市生态环境局", OrgLevel.CITY, None, "331000")
+    county = Organisation("org-county", "分局", OrgLevel.COUNTY, "org-city", "331002")
+    enterprises = tuple(
+        Enterprise(
+            id=f"ent-{i:04d}",
+            name=f"企业{i}",
+            credit_code="91331000MA2AAAAAA1",
+            industry=Industry.DYEING,
+            district_adcode="331002",
+            grid_id=None,
+            lon=121.05,
+            lat=28.05,
+            address="工业园区",
+            credit_rating=CreditRating.GREEN,
+            outlets=(
+                Outlet(f"outlet-{i:04d}", "总排口", OutletKind.WATER, station_mn(i), "pw",
+                       121.05, 28.05),
+            ),
+        )
+        for i in range(stations)
+    )  # fmt: skip
+    return World(
+        organisations=(city, county),
+        districts=(District("331002", "区", "org-county", box(121.0, 28.0, 121.1, 28.1)),),
+        enterprises=enterprises,
+        city_adcode="331000",
+        city_name="市",
+    )
+
+
+def station_mn(i: int) -> str:
+    return f"BENCH{i:021d}"
+
+
+def _station_frames(i: int, count: int, start: datetime) -> list[bytes]:
+    rng = random.Random(i)
+    return [
+        encode_packet(
+            qn=format_hj212_time(start + timedelta(seconds=30 * n), millis=True),
+            cn="2011",
+            mn=station_mn(i),
+            pw="pw",
+            flag=5,
+            data_time=format_hj212_time(start + timedelta(seconds=30 * n)),
+            values={code: {"Rtd": round(rng.uniform(1, 90), 2), "Flag": "N"} for code in E2E_CODES},
+        )
+        for n in range(count)
+    ]
+
+
+async def _play_stations(
+    port: int, hub_url: str, stations: int, per_station: int, interval: float
+) -> dict[str, Any]:
+    """Connect every station and a console; send, wait for every 9014 and every event.
+
+    ``interval`` 0 sends each station's packets at once (a burst: the ingest ceiling);
+    otherwise each station sends one packet per ``interval`` seconds (steady load).
+    """
+    latencies: list[float] = []
+
+    def on_event(message: dict[str, Any]) -> None:
+        received = datetime.fromisoformat(message["data"]["received_at"])
+        latencies.append((datetime.now(UTC) - received).total_seconds())
+
+    console = HubClient(on_event=on_event)
+    await console.connect(hub_url)
+    await console.login("bench", PASSWORD, "bench")
+    await console.subscribe(["monitoring.data"])
+    start = datetime.now(UTC) - timedelta(seconds=30 * per_station)
+    frames = [_station_frames(i, per_station, start) for i in range(stations)]
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(stations)]
+
+    async def one(i: int) -> int:
+        reader, writer = connections[i]
+        if interval:
+            await asyncio.sleep(interval * i / stations)  # spread the stations evenly
+
+            async def send() -> None:
+                for data in frames[i]:
+                    writer.write(data)
+                    await writer.drain()
+                    await asyncio.sleep(interval)
+
+            sender = asyncio.create_task(send())
+        else:
+            writer.write(b"".join(frames[i]))
+            await writer.drain()
+        acked = 0
+        while acked < per_station:
+            line = await asyncio.wait_for(reader.readuntil(b"\r\n"), 300)
+            acked += b"CN=9014" in line
+        if interval:
+            await sender
+        writer.close()
+        return acked
+
+    began = time.perf_counter()
+    acked = sum(await asyncio.gather(*(one(i) for i in range(stations))))
+    seconds = time.perf_counter() - began
+    deadline = time.monotonic() + 10
+    while len(latencies) < acked and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await console.close()
+    latencies.sort()
+    return {
+        "packets": acked,
+        "codes_per_packet": len(E2E_CODES),
+        "seconds": round(seconds, 3),
+        "packets_per_s": round(acked / seconds),
+        "rows_per_s": round(acked * len(E2E_CODES) / seconds),
+        "events": len(latencies),
+        "latency_p50_s": round(latencies[len(latencies) // 2], 4) if latencies else None,
+        "latency_p99_s": round(latencies[int(len(latencies) * 0.99)], 4) if latencies else None,
+    }
+
+
+def _stations_process(out: Any, *args: Any) -> None:
+    out.send(asyncio.run(_play_stations(*args)))
+
+
+async def _ingest(url: str, stations: int, per_station: int, interval: float) -> dict[str, Any]:
+    """The hub in this process; stations and the console in another (they need CPU too)."""
+    config = HubConfig(
+        db_url=url,
+        port=0,
+        event_queue_limit=stations * per_station + 1000,
+        monitoring=MonitoringConfig(port=0, receiver=ReceiverConfig(queue_limit=5000)),
+    )
+    hub = await Hub.start(config)
+    try:
+        service = hub.state.monitoring
+        assert service is not None
+        parent, child = multiprocessing.Pipe()
+        process = multiprocessing.get_context("spawn").Process(
+            target=_stations_process,
+            args=(child, service.port, hub.url, stations, per_station, interval),
+        )
+        process.start()
+        while not parent.poll():
+            await asyncio.sleep(0.05)
+        figures: dict[str, Any] = parent.recv()
+        process.join()
+        figures["batches"] = service.receiver.stats.batches
+        figures["copy_batches"] = service.series_store.copy_batches
+    finally:
+        await hub.stop()
+    figures["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+    return figures
+
+
+def seed(url: str, stations: int) -> None:
+    store = Store.open(url)
+    try:
+        store.save_world(bench_world(stations))
+        store.add_user(User("bench", "bench", Role.ADMIN, "org-city", hash_password(PASSWORD)))
+    finally:
+        store.close()
+
+
+def end_to_end(stations: int, per_station: int, interval: float) -> None:
+    """Burst and steady load on SQLite, then on a throwaway PostgreSQL."""
+    with tempfile.TemporaryDirectory() as folder, ThrowawayPostgres(database="bench") as pg_url:
+        sqlite_url = f"sqlite:///{folder}/bench.sqlite3"
+        for engine, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
+            seed(url, stations)
+            for mode, pause in (("burst", 0.0), ("steady", interval)):
+                figures = asyncio.run(_ingest(url, stations, per_station, pause))
+                record = {"e2e": engine, "mode": mode, "stations": stations}
+                if pause:
+                    record["interval_s"] = pause
+                print(json.dumps({**record, **figures}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--packets", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--stations", type=int, default=500, help="0 skips the end-to-end run")
+    parser.add_argument("--per-station", type=int, default=20)
+    parser.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between a station's packets (steady)"
+    )
     args = parser.parse_args()
+    if args.stations:
+        end_to_end(args.stations, args.per_station, args.interval)
     frames = make_mix(args.packets)
     mean_bytes = sum(map(len, frames)) / len(frames)
     best = float("inf")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from console.store.tables import SPATIAL_INDEXES, metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Tables the postgis extension creates in the public schema; not ours to compare.
 POSTGIS_TABLES = frozenset({"spatial_ref_sys"})
+# Monthly partitions of the monitoring tables, created at run time (console.store.timeseries).
+PARTITION_NAME = re.compile(r"^monitoring_(realtime|minute|hourly)_p\d{6}$")
 _SPATIAL_INDEX_NAMES = frozenset(index.name for index in SPATIAL_INDEXES)
 
 
@@ -64,6 +67,8 @@ def comparison_options(connection: Connection) -> dict[str, Any]:
         obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
         if type_ == "table" and reflected and name in POSTGIS_TABLES:
+            return False
+        if type_ == "table" and reflected and name is not None and PARTITION_NAME.match(name):
             return False
         # GiST indexes exist on PostgreSQL only (Index.ddl_if), so SQLite must not miss them.
         return not (type_ == "index" and name in _SPATIAL_INDEX_NAMES and dialect != "postgresql")

@@ -1,0 +1,667 @@
+"""Storage of HJ 212 data: batch inserts, series queries, alarms, quarantine, quota, retention.
+
+The hub's packet sink hands accepted packets here in batches. On SQLite rows go in with one
+``executemany`` per table (WAL); on PostgreSQL they are COPYed into a session-temporary staging
+table and moved with ``INSERT … SELECT … ON CONFLICT`` so that a retransmitted packet is a
+no-op on both engines. Monthly partitions on PostgreSQL are created on demand before a batch
+needs them, and retention drops whole partitions there instead of deleting rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from console.core.model import OutletKind
+from console.monitoring.aggregate import (
+    Aggregate,
+    RateObservation,
+    aggregate_series,
+    as_sent,
+)
+from console.monitoring.alarms import Alarm, AlarmEvent
+from console.monitoring.receiver import CHINA_TZ, QuarantinedPacket, ReceivedPacket
+from console.store.schema_monitoring import (
+    AGGREGATE_TABLES,
+    PARTITIONED_TABLES,
+    alarms,
+    hourly,
+    minute,
+    quarantine,
+    quota_usage,
+    realtime,
+)
+
+__all__ = [
+    "InsertResult",
+    "Retention",
+    "TimeSeriesStore",
+]
+
+_REALTIME_COLUMNS = ("outlet_id", "data_time", "code", "value", "flag", "zs", "cou", "received_at")
+_AGGREGATE_COLUMNS = (
+    "outlet_id", "data_time", "code", "period_s", "min", "avg", "max", "zs_avg", "cou", "flag",
+    "count", "normal", "source", "received_at",
+)  # fmt: skip
+_AGGREGATE_UPDATE = ("period_s", "min", "avg", "max", "zs_avg", "cou", "flag", "count", "normal",
+                     "source", "received_at")  # fmt: skip
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime writes and reads
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each resolution is kept, in days; daily values are kept for good.
+
+    Hourly values feed the annual quota usage and the daily rates, so they are kept at least
+    a year.
+    """
+
+    realtime_days: int = 30
+    minute_days: int = 180
+    hourly_days: int = 3 * 366
+
+    def __post_init__(self) -> None:
+        for name in ("realtime_days", "minute_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.hourly_days < 366:
+            raise ValueError(
+                f"hourly_days must be at least 366 (annual quota usage), got {self.hourly_days}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class InsertResult:
+    realtime_rows: int
+    aggregate_rows: int
+    partitions_created: tuple[str, ...] = ()
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC from a value the engine returned (SQLite gives naive UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _month_start(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def _next_month(start: datetime) -> datetime:
+    return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def _number(value: object) -> float | None:
+    return value if isinstance(value, float) else None
+
+
+class TimeSeriesStore:
+    """Monitoring tables of one engine. Thread-safe like the engine; call from worker threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect: str = engine.dialect.name
+        self._partitions: set[str] = set()
+        self.copy_batches = 0
+        """Batches written through PostgreSQL COPY (for the status page and the tests)."""
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    def insert_packets(self, items: Sequence[ReceivedPacket]) -> InsertResult:
+        """Store a batch of accepted packets in one transaction; retransmissions change nothing.
+
+        Real-time (2011) values go to ``monitoring_realtime``; minute, hourly and daily uploads
+        go to their aggregate tables as sent (replacing a computed aggregate of that period).
+        """
+        rt_rows: list[tuple[Any, ...]] = []
+        agg_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        hourly_keys: set[tuple[str, str, int]] = set()
+        sqlite = self.dialect == "sqlite"
+        for item in items:
+            cn = item.packet.cn
+            outlet = item.station.outlet_id
+            if cn == "2011":
+                when: Any = item.data_time
+                received: Any = item.received_at
+                if sqlite:  # format once per packet, not once per value
+                    when, received = _sqlite_time(when), _sqlite_time(received)
+                for code, fields in item.packet.values.items():
+                    flag = fields.get("Flag")
+                    rt_rows.append(
+                        (
+                            outlet,
+                            when,
+                            code,
+                            _number(fields.get("Rtd")),
+                            flag if isinstance(flag, str) else None,
+                            _number(fields.get("ZsRtd")),
+                            _number(fields.get("Cou")),
+                            received,
+                        )
+                    )
+            elif cn in AGGREGATE_TABLES:
+                for agg in as_sent(item):
+                    agg_rows[cn].append(_aggregate_row(outlet, agg, item.received_at))
+                    if cn == "2061" and agg.cou is not None:
+                        year = agg.start.astimezone(CHINA_TZ).year
+                        hourly_keys.add((outlet, agg.code, year))
+        created: list[str] = []
+        if self.dialect == "postgresql":
+            created = self._ensure_partitions(
+                [(realtime, row[1]) for row in rt_rows]
+                + [(AGGREGATE_TABLES[cn], row[1]) for cn, rows in agg_rows.items() for row in rows]
+            )
+            self._insert_postgresql(rt_rows, agg_rows)
+        else:
+            self._insert_sqlite(rt_rows, agg_rows)
+        if hourly_keys:
+            self._update_quota(hourly_keys)
+        return InsertResult(
+            len(rt_rows), sum(len(rows) for rows in agg_rows.values()), tuple(created)
+        )
+
+    def _insert_sqlite(
+        self, rt_rows: list[tuple[Any, ...]], agg_rows: Mapping[str, list[tuple[Any, ...]]]
+    ) -> None:
+        rt_sql = (
+            f"INSERT INTO monitoring_realtime ({', '.join(_REALTIME_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_REALTIME_COLUMNS))}) ON CONFLICT DO NOTHING"
+        )
+        with self.engine.begin() as conn:
+            if rt_rows:
+                conn.exec_driver_sql(rt_sql, rt_rows)
+            for cn, rows in agg_rows.items():
+                if rows:
+                    conn.exec_driver_sql(
+                        _aggregate_upsert_sql(AGGREGATE_TABLES[cn].name, "?"),
+                        [_sqlite_times(row, (1, 13)) for row in rows],
+                    )
+
+    def _insert_postgresql(
+        self, rt_rows: list[tuple[Any, ...]], agg_rows: Mapping[str, list[tuple[Any, ...]]]
+    ) -> None:
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            with driver.cursor() as cur:
+                if rt_rows:
+                    _copy(cur, "monitoring_realtime", _REALTIME_COLUMNS, rt_rows)
+                    cur.execute(
+                        "INSERT INTO monitoring_realtime SELECT * FROM stage_monitoring_realtime "
+                        "ON CONFLICT DO NOTHING"
+                    )
+                for cn, rows in agg_rows.items():
+                    if not rows:
+                        continue
+                    name = AGGREGATE_TABLES[cn].name
+                    _copy(cur, name, _AGGREGATE_COLUMNS, rows)
+                    # DISTINCT ON: a batch may hold the same period twice (a quick resend).
+                    cur.execute(
+                        _aggregate_upsert_sql(name, None).replace(
+                            "VALUES (%s)",
+                            f"SELECT DISTINCT ON (outlet_id, data_time, code) * FROM stage_{name}",
+                        )
+                    )
+            # The COPY ran on the driver connection: commit there, or it is rolled back.
+            driver.commit()
+            self.copy_batches += 1
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+
+    def _ensure_partitions(self, rows: Iterable[tuple[Table, datetime]]) -> list[str]:
+        """Create the monthly partitions these rows need, and the following month's, ahead."""
+        wanted: dict[str, tuple[Table, datetime]] = {}
+        for table, moment in rows:
+            start = _month_start(moment)
+            for month in (start, _next_month(start)):
+                name = f"{table.name}_p{month:%Y%m}"
+                if name not in self._partitions:
+                    wanted[name] = (table, month)
+        created = []
+        for name, (table, month) in sorted(wanted.items()):
+            with self.engine.begin() as conn:
+                exists = conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar()
+                if exists is None:
+                    conn.execute(
+                        text(
+                            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table.name} "
+                            f"FOR VALUES FROM ('{month.isoformat()}') "
+                            f"TO ('{_next_month(month).isoformat()}')"
+                        )
+                    )
+                    created.append(name)
+            self._partitions.add(name)
+        return created
+
+    def _update_quota(self, keys: Iterable[tuple[str, str, int]]) -> None:
+        """Quota usage = the year's summed hourly ``Cou`` (recomputed, so resends count once)."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            for outlet_id, code, year in keys:
+                # SQLite keeps UTC text without a zone: every bound must be UTC.
+                start = datetime(year, 1, 1, tzinfo=CHINA_TZ).astimezone(UTC)
+                end = datetime(year + 1, 1, 1, tzinfo=CHINA_TZ).astimezone(UTC)
+                used: Any = conn.execute(
+                    select(func.coalesce(func.sum(hourly.c.cou), 0.0)).where(
+                        hourly.c.outlet_id == outlet_id,
+                        hourly.c.code == code,
+                        hourly.c.data_time >= start,
+                        hourly.c.data_time < end,
+                    )
+                ).scalar_one()
+                values = {
+                    "outlet_id": outlet_id,
+                    "code": code,
+                    "year": year,
+                    "used_kg": float(used),
+                    "updated_at": now,
+                }
+                insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+                statement = insert(quota_usage).values(values)
+                conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["outlet_id", "code", "year"],
+                        set_={"used_kg": statement.excluded.used_kg, "updated_at": now},
+                    )
+                )
+
+    def quota_usage(self, year: int) -> list[tuple[str, str, float]]:
+        """(outlet_id, code, used_kg) of a Beijing calendar year."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(quota_usage.c.outlet_id, quota_usage.c.code, quota_usage.c.used_kg).where(
+                    quota_usage.c.year == year
+                )
+            )
+            return [(row.outlet_id, row.code, float(row.used_kg)) for row in rows]
+
+    # -- computed aggregates -------------------------------------------------------------------
+
+    def fill_aggregates(
+        self,
+        kinds: Mapping[str, OutletKind],
+        cn: str,
+        start: datetime,
+        end: datetime,
+        *,
+        period_seconds: int,
+    ) -> int:
+        """Compute ``cn`` aggregates from real-time values in [start, end) where none was sent.
+
+        ``kinds`` maps outlet ids to their kind (the flag rule differs for water and gas).
+        Returns the number of periods computed; those a station sent are kept as sent.
+        """
+        table = AGGREGATE_TABLES.get(cn)
+        if table is None:
+            raise ValueError(f"CN {cn} is not an aggregate upload (2051, 2061 or 2031)")
+        series: dict[tuple[str, str], list[tuple[datetime, float | None, str, float | None]]] = (
+            defaultdict(list)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    realtime.c.outlet_id,
+                    realtime.c.code,
+                    realtime.c.data_time,
+                    realtime.c.value,
+                    realtime.c.flag,
+                    realtime.c.zs,
+                ).where(
+                    realtime.c.data_time >= start.astimezone(UTC),
+                    realtime.c.data_time < end.astimezone(UTC),
+                )
+            )
+            for row in rows:
+                if row.outlet_id in kinds:
+                    series[(row.outlet_id, row.code)].append(
+                        (_utc(row.data_time), row.value, row.flag or "N", row.zs)
+                    )
+        now = datetime.now(UTC)
+        out: list[tuple[Any, ...]] = []
+        for (outlet_id, code), points in series.items():
+            has_zs = any(p[3] is not None for p in points)
+            for agg in aggregate_series(
+                code,
+                kinds[outlet_id],
+                [p[0].timestamp() for p in points],
+                [p[1] for p in points],
+                [p[2] for p in points],
+                period_seconds,
+                zs=[p[3] for p in points] if has_zs else None,
+            ):
+                out.append(_aggregate_row(outlet_id, agg, now))
+        if not out:
+            return 0
+        if self.dialect == "postgresql":
+            self._ensure_partitions((table, row[1]) for row in out)
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(table).on_conflict_do_nothing(),
+                [dict(zip(_AGGREGATE_COLUMNS, row, strict=True)) for row in out],
+            )
+        return len(out)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def series(
+        self, outlet_id: str, cn: str, since: datetime, codes: Sequence[str] | None = None
+    ) -> dict[str, dict[str, list[Any]]]:
+        """``{code: {"t": [epoch_s], "v": [value], "flag": [flag]}}`` of one outlet since ``since``.
+
+        ``cn`` 2011 reads real-time values, 2051/2061/2031 the aggregates' averages.
+        """
+        table = realtime if cn == "2011" else AGGREGATE_TABLES.get(cn)
+        if table is None:
+            raise ValueError(f"no series for CN {cn!r}: use 2011, 2051, 2061 or 2031")
+        value = table.c.value if table is realtime else table.c.avg
+        query = (
+            select(table.c.code, table.c.data_time, value, table.c.flag)
+            .where(table.c.outlet_id == outlet_id, table.c.data_time >= since.astimezone(UTC))
+            .order_by(table.c.data_time)
+        )
+        if codes is not None:
+            query = query.where(table.c.code.in_(list(codes)))
+        result: dict[str, dict[str, list[Any]]] = {}
+        with self.engine.connect() as conn:
+            rows: Any = conn.execute(query)
+            for code, when, v, flag in rows:
+                entry = result.setdefault(code, {"t": [], "v": [], "flag": []})
+                entry["t"].append(_utc(when).timestamp())
+                entry["v"].append(v)
+                entry["flag"].append(flag or "N")
+        return result
+
+    def rate_observations(
+        self, day: date, enterprise_of: Mapping[str, str]
+    ) -> list[RateObservation]:
+        """One observation per outlet and hour of a Beijing day (valid: all values flagged N)."""
+        start = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ).astimezone(UTC)
+        end = start + timedelta(days=1)
+        abnormal = func.sum(func.cast(hourly.c.flag != "N", hourly.c.count.type))
+        query = (
+            select(hourly.c.outlet_id, hourly.c.data_time, abnormal)
+            .where(hourly.c.data_time >= start, hourly.c.data_time < end)
+            .group_by(hourly.c.outlet_id, hourly.c.data_time)
+        )
+        with self.engine.connect() as conn:
+            return [
+                RateObservation(enterprise_of[row[0]], row[0], _utc(row[1]), not row[2])
+                for row in conn.execute(query)
+                if row[0] in enterprise_of
+            ]
+
+    # -- alarms --------------------------------------------------------------------------------
+
+    def save_alarm_events(self, events: Sequence[AlarmEvent]) -> None:
+        """Persist raised alarms and mark cleared ones, in order, in one transaction."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        with self.engine.begin() as conn:
+            for event in events:
+                alarm = event.alarm
+                if event.topic == "alarm.raised":
+                    conn.execute(insert(alarms).values(_alarm_row(alarm)).on_conflict_do_nothing())
+                else:
+                    conn.execute(
+                        update(alarms)
+                        .where(alarms.c.id == alarm.id, alarms.c.cleared_at.is_(None))
+                        .values(cleared_at=event.at)
+                    )
+
+    def list_alarms(
+        self,
+        *,
+        open_only: bool = False,
+        since: datetime | None = None,
+        districts: Iterable[str] | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Alarms in the contract's shape plus ``cleared_at``, newest first."""
+        query = select(alarms).order_by(alarms.c.started_at.desc(), alarms.c.id).limit(limit)
+        if open_only:
+            query = query.where(alarms.c.cleared_at.is_(None))
+        if since is not None:
+            query = query.where(alarms.c.started_at >= since.astimezone(UTC))
+        if districts is not None:
+            query = query.where(alarms.c.district_adcode.in_(list(districts)))
+        with self.engine.connect() as conn:
+            return [_alarm_dict(row._mapping) for row in conn.execute(query)]
+
+    def link_alarm(self, alarm_id: str, complaint_id: str | None, *, expected: str | None) -> bool:
+        """Set the case opened from an alarm if its link is still ``expected``; False if not.
+
+        A conditional update: of two dispatchers turning one alarm into a task, one wins.
+        """
+        current = alarms.c.complaint_id
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(alarms)
+                .where(
+                    alarms.c.id == alarm_id,
+                    current.is_(None) if expected is None else current == expected,
+                )
+                .values(complaint_id=complaint_id)
+            )
+        return result.rowcount == 1
+
+    def get_alarm(self, alarm_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).first()
+        return None if row is None else _alarm_dict(row._mapping)
+
+    # -- quarantine ----------------------------------------------------------------------------
+
+    def add_quarantined(self, items: Sequence[QuarantinedPacket]) -> None:
+        if not items:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                quarantine.insert(),
+                [
+                    {
+                        "id": item.id,
+                        "mn": item.mn,
+                        "reason": item.reason,
+                        "peer": item.peer,
+                        "received_at": item.received_at,
+                        "raw": item.raw,
+                        "error": item.error,
+                        "detail": item.detail,
+                    }
+                    for item in items
+                ],
+            )
+
+    def list_quarantined(
+        self, *, since: datetime | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Newest first, with the raw frame as text (HJ 212 is ASCII; bad bytes escaped)."""
+        query = select(quarantine).order_by(quarantine.c.received_at.desc()).limit(limit)
+        if since is not None:
+            query = query.where(quarantine.c.received_at >= since.astimezone(UTC))
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": row.id,
+                    "mn": row.mn,
+                    "reason": row.reason,
+                    "peer": row.peer,
+                    "received_at": _utc(row.received_at).isoformat(),
+                    "error": row.error,
+                    "detail": row.detail,
+                    "raw": bytes(row.raw).decode("ascii", "backslashreplace"),
+                }
+                for row in conn.execute(query)
+            ]
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def purge(self, retention: Retention, now: datetime | None = None) -> dict[str, Any]:
+        """Remove data older than the retention; on PostgreSQL whole months are dropped.
+
+        Returns what was removed: ``{"dropped_partitions": [...], "deleted_rows": {table: n}}``.
+        """
+        at = datetime.now(UTC) if now is None else now.astimezone(UTC)
+        cutoffs = {
+            realtime: at - timedelta(days=retention.realtime_days),
+            minute: at - timedelta(days=retention.minute_days),
+            hourly: at - timedelta(days=retention.hourly_days),
+        }
+        dropped: list[str] = []
+        deleted: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for table, cutoff in cutoffs.items():
+                if self.dialect == "postgresql":
+                    dropped += self._drop_partitions(conn, table, cutoff)
+                result = conn.execute(table.delete().where(table.c.data_time < cutoff))
+                deleted[table.name] = max(result.rowcount, 0)
+            cleared_cutoff = at - timedelta(days=retention.hourly_days)
+            conn.execute(
+                alarms.delete().where(
+                    and_(alarms.c.cleared_at.is_not(None), alarms.c.cleared_at < cleared_cutoff)
+                )
+            )
+            conn.execute(quarantine.delete().where(quarantine.c.received_at < cleared_cutoff))
+        return {"dropped_partitions": dropped, "deleted_rows": deleted}
+
+    def _drop_partitions(self, conn: Any, table: Table, cutoff: datetime) -> list[str]:
+        """Drop the partitions of ``table`` whose whole month lies before ``cutoff``."""
+        names = conn.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :parent"
+            ),
+            {"parent": table.name},
+        ).scalars()
+        dropped = []
+        prefix = f"{table.name}_p"
+        for name in sorted(names):
+            suffix = name.removeprefix(prefix)
+            if len(suffix) != 6 or not suffix.isdigit():
+                continue
+            month = datetime(int(suffix[:4]), int(suffix[4:]), 1, tzinfo=UTC)
+            if _next_month(month) <= cutoff:
+                conn.execute(text(f"DROP TABLE {name}"))
+                self._partitions.discard(name)
+                dropped.append(name)
+        return dropped
+
+    def partitions(self) -> list[str]:
+        """Existing monthly partitions (PostgreSQL; empty on SQLite)."""
+        if self.dialect != "postgresql":
+            return []
+        with self.engine.connect() as conn:
+            return sorted(
+                conn.execute(
+                    text(
+                        "SELECT c.relname FROM pg_inherits i "
+                        "JOIN pg_class c ON c.oid = i.inhrelid "
+                        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY(:parents)"
+                    ),
+                    {"parents": [t.name for t in PARTITIONED_TABLES]},
+                ).scalars()
+            )
+
+
+# -- row helpers ---------------------------------------------------------------------------------
+
+
+def _aggregate_row(outlet_id: str, agg: Aggregate, received_at: datetime) -> tuple[Any, ...]:
+    return (
+        outlet_id,
+        agg.start,
+        agg.code,
+        agg.period_seconds,
+        agg.min,
+        agg.avg,
+        agg.max,
+        agg.zs_avg,
+        agg.cou,
+        agg.flag,
+        agg.count,
+        agg.normal,
+        agg.source,
+        received_at,
+    )
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_SQLITE_TIME)
+
+
+def _sqlite_times(row: tuple[Any, ...], positions: tuple[int, ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        values[i] = _sqlite_time(values[i])
+    return tuple(values)
+
+
+def _aggregate_upsert_sql(name: str, placeholder: str | None) -> str:
+    """Insert aggregates; one that was sent replaces a computed one, never the other way."""
+    marks = "%s" if placeholder is None else ", ".join(placeholder * len(_AGGREGATE_COLUMNS))
+    updates = ", ".join(f"{column} = excluded.{column}" for column in _AGGREGATE_UPDATE)
+    return (
+        f"INSERT INTO {name} ({', '.join(_AGGREGATE_COLUMNS)}) VALUES ({marks}) "
+        f"ON CONFLICT (outlet_id, data_time, code) DO UPDATE SET {updates} "
+        f"WHERE {name}.source = 'computed' AND excluded.source = 'sent'"
+    )
+
+
+def _copy(cur: Any, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
+    stage = f"stage_{table}"
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+    with cur.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _alarm_row(alarm: Alarm) -> dict[str, Any]:
+    return {
+        "id": alarm.id,
+        "kind": alarm.kind,
+        "severity": alarm.severity,
+        "enterprise_id": alarm.enterprise_id,
+        "outlet_id": alarm.outlet_id,
+        "mn": alarm.mn,
+        "district_adcode": alarm.district_adcode,
+        "pollutant": alarm.pollutant,
+        "value": alarm.value,
+        "limit_value": alarm.limit,
+        "flag": alarm.flag,
+        "started_at": alarm.started_at,
+        "cleared_at": None,
+        "detail": json.dumps(dict(alarm.detail), ensure_ascii=False, default=str),
+    }
+
+
+def _alarm_dict(row: Any) -> dict[str, Any]:
+    cleared = row["cleared_at"]
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "severity": row["severity"],
+        "enterprise_id": row["enterprise_id"],
+        "outlet_id": row["outlet_id"],
+        "mn": row["mn"],
+        "pollutant": row["pollutant"],
+        "value": row["value"],
+        "limit": row["limit_value"],
+        "flag": row["flag"],
+        "started_at": _utc(row["started_at"]).isoformat(),
+        "cleared_at": None if cleared is None else _utc(cleared).isoformat(),
+        "district_adcode": row["district_adcode"],
+        "detail": json.loads(row["detail"]),
+        "complaint_id": row["complaint_id"],
+    }
