@@ -172,7 +172,18 @@ def test_embedded_hub_reports_a_bad_database() -> None:
 
 def test_hub_command_serves_until_sigterm(seeded_sqlite_url: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "console", "hub", "--db", seeded_sqlite_url, "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "hub",
+            "--db",
+            seeded_sqlite_url,
+            "--port",
+            "0",
+            "--hj212-port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
