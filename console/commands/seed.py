@@ -13,6 +13,7 @@ from console.core.model import OrgLevel, User, World
 from console.core.passwords import hash_password
 from console.core.paths import default_db_url
 from console.store import Store, StoreError
+from console.store.supervision_repo import seed_demo_supervision
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         store.save_world(world)
+        seed_demo_supervision(store, world, args.seed)
         added, kept = [], []
         city_org = _city_org_id(world)
         for username, password, role, org_id in DEMO_USERS:
