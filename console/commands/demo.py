@@ -1,18 +1,36 @@
 """``python -m console demo``: seed the default database if it has no world, then open the
-console on an embedded hub, logged in as the demo dispatcher."""
+console on an embedded hub, logged in as the demo dispatcher, with simulated grid officers
+(field link) and monitoring stations (HJ 212) feeding the hub so the demo is alive."""
 
 from __future__ import annotations
 
 import argparse
+import socket
+from dataclasses import replace
 
 from console.app import ConsoleOptions
 from console.app import run as run_console
 from console.commands import seed
 from console.core.paths import default_db_url
-from console.store import Store
+from console.hub.embedded import EmbeddedHub
+from console.hub.monitoring_service import MonitoringConfig
+from console.hub.officer_sim import (
+    BackgroundRun,
+    OfficerSimConfig,
+    OfficerSimulator,
+    field_url,
+    issue_tokens,
+    plan_officers,
+)
+from console.monitoring.simulator import Simulator, SimulatorConfig
+from console.store import Store, camera_repo
+from console.video.demo_streams import DemoStreamServer
 
 DEMO_USER = "dispatcher"
 DEMO_PASSWORD = "demo1234"  # documented demo credentials (console/store/demo_world.py)
+DEMO_CAMERAS = 8
+DEMO_OFFICERS = 40
+DEMO_STATIONS = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,13 +59,74 @@ def run(args: argparse.Namespace) -> int:
     code = ensure_world(db_url)
     if code != 0:
         return code
-    return run_console(
-        ConsoleOptions(
-            hub_url=None,
-            db_url=db_url,
-            username=DEMO_USER,
-            password=DEMO_PASSWORD,
-            seat=args.seat,
-            language=args.lang,
+    streams = start_demo_cameras(db_url)
+    # The demo starts the embedded hub itself (same in-process hub, same loopback path) so
+    # it knows the ports to point the simulators at.
+    hub = EmbeddedHub(db_url)
+    hj212_port = _free_port()
+    hub.config = replace(hub.config, monitoring=MonitoringConfig(port=hj212_port))
+    sources: BackgroundRun | None = None
+    try:
+        hub_url = hub.start()
+        sources = start_demo_sources(db_url, hub_url, hj212_port)
+        return run_console(
+            ConsoleOptions(
+                hub_url=hub_url,
+                db_url=db_url,
+                username=DEMO_USER,
+                password=DEMO_PASSWORD,
+                seat=args.seat,
+                language=args.lang,
+            )
         )
+    finally:
+        if sources is not None:
+            sources.stop()
+        hub.stop()
+        streams.stop()
+
+
+def start_demo_sources(db_url: str, hub_url: str, hj212_port: int) -> BackgroundRun:
+    """Grid officers walking their grids and answering tasks, stations sending HJ 212 data.
+
+    The officers' tokens are issued directly in the demo database (no enrolment step).
+    """
+    store = Store.open(db_url)
+    try:
+        world = store.load_world()
+    finally:
+        store.close()
+    chosen = [officer.id for officer, _grid in plan_officers(world, DEMO_OFFICERS, 0)]
+    officers = OfficerSimulator(
+        world,
+        issue_tokens(db_url, chosen),
+        OfficerSimConfig(field_url=field_url(hub_url), officers=DEMO_OFFICERS),
     )
+    stations = Simulator(world, SimulatorConfig(port=hj212_port, stations=DEMO_STATIONS))
+    sources = BackgroundRun([officers.run, stations.run])
+    sources.start()
+    return sources
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_demo_cameras(db_url: str, count: int = DEMO_CAMERAS) -> DemoStreamServer:
+    """Serve synthetic live streams on 127.0.0.1 and point the demo cameras at them."""
+    store = Store.open(db_url)
+    try:
+        world = store.load_world()
+        names = [e.name for e in world.enterprises if e.is_key][:count]
+        streams = DemoStreamServer(names)
+        streams.start()
+        with store.session() as session:
+            camera_repo.register_demo_cameras(
+                session, world, [streams.url(i) for i in range(len(names))]
+            )
+    finally:
+        store.close()
+    return streams

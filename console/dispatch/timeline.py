@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.core.tasks import ROLE_ACTIONS, Action, ActorRole, TaskKind, TaskState, allowed_actions
+from console.dispatch.attachments import AttachmentList
 from console.dispatch.board_model import parse_time
 from console.dispatch.labels import action_label, kind_label, state_label, urgency_label
 from console.hub.client import HubError
@@ -196,8 +196,8 @@ class TaskTimeline(QWidget):
         self.events.setRootIsDecorated(False)
         self.delivery = QLabel()
         self.delivery.setWordWrap(True)
-        self.attachments = QListWidget()
-        self.attachments.setMaximumHeight(70)
+        self.attachments = AttachmentList(session)
+        self.attachments.sig_message.connect(self.sig_message)
         self.buttons = QHBoxLayout()
         self.action_buttons: dict[Action, QPushButton] = {}
         layout = QVBoxLayout(self)
@@ -266,15 +266,17 @@ class TaskTimeline(QWidget):
             dialog.deleteLater()
 
     def apply_events(self, events: list[dict[str, Any]]) -> None:
-        """Reload when the shown task changed elsewhere (a newer version arrived)."""
+        """Reload when the shown task changed elsewhere (a newer version arrived, or a
+        note such as an officer's report was added without changing the version)."""
         if self.task is None:
             return
         for event in events:
             if event.get("topic") not in ("task.updated", "task.overdue"):
                 continue
-            task = (event.get("data") or {}).get("task") or {}
-            if task.get("id") == self.task["id"] and int(task.get("version", 0)) > int(
-                self.task["version"]
+            data = event.get("data") or {}
+            task = data.get("task") or {}
+            if task.get("id") == self.task["id"] and (
+                int(task.get("version", 0)) > int(self.task["version"]) or "note" in data
             ):
                 self.reload()
                 return
@@ -302,7 +304,6 @@ class TaskTimeline(QWidget):
     def _rebuild(self) -> None:
         task = self.task
         self.events.clear()
-        self.attachments.clear()
         for button in self.action_buttons.values():
             self.buttons.removeWidget(button)
             button.deleteLater()
@@ -310,6 +311,7 @@ class TaskTimeline(QWidget):
         if task is None:
             self.complaint.clear()
             self.delivery.clear()
+            self.attachments.set_attachments("", [])
             return
         self.header.setText(
             tr(
@@ -356,9 +358,7 @@ class TaskTimeline(QWidget):
             for entry in self.details.get("outbox", [])
         ]
         self.delivery.setText("\n".join(deliveries))
-        for attachment in self.details.get("attachments", []):
-            name = attachment.get("name") or attachment.get("filename") or attachment.get("id")
-            self.attachments.addItem(str(name))
+        self.attachments.set_attachments(str(task["id"]), self.details.get("attachments", []))
         role = str((self.session.user or {}).get("role", ""))
         for action in actions_for(task, role):
             button = QPushButton(action_label(action))

@@ -154,32 +154,33 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def owned_orgs(world: World | None, scope: Scope) -> frozenset[str]:
-    """The caller's organisation and every organisation below it."""
-    if world is None:
-        return frozenset({scope.org_id})
-    parents = {org.id: org.parent_id for org in world.organisations}
-    owned = set()
-    for org_id in scope.org_ids:
-        current: str | None = org_id
-        seen: set[str] = set()
-        while current is not None and current not in seen:
-            if current == scope.org_id:
-                owned.add(org_id)
-                break
-            seen.add(current)
-            current = parents.get(current)
-    return frozenset(owned | {scope.org_id})
+    """The caller's organisation and every organisation below it (``Scope.owned``).
+
+    ``world`` is not needed any more (the scope is built from it); the signature stays for
+    existing callers.
+    """
+    del world
+    return scope.owned
 
 
-def task_visible(hub: HubState, scope: Scope, task: TaskRecord) -> bool:
-    return scope.covers(task.task.district_adcode) and task.task.owner_org_id in owned_orgs(
-        hub.world, scope
-    )
+def task_visible(scope: Scope, task: TaskRecord) -> bool:
+    """The same rule as for task events (``Scope.sees``): district and owning organisation."""
+    return scope.sees(task.task.district_adcode, task.task.owner_org_id)
 
 
-def publish_task(hub: HubState, topic: str, record: TaskRecord) -> None:
+def publish_task(
+    hub: HubState, topic: str, record: TaskRecord, note: Mapping[str, Any] | None = None
+) -> None:
+    """Tell the consoles that may see the task; ``note``: a timeline entry that left the
+    version unchanged (an officer's report), so timelines know to reload."""
+    data: dict[str, Any] = {"task": task_json(record, utc_now())}
+    if note is not None:
+        data["note"] = dict(note)
     hub.bus.publish(
-        topic, {"task": task_json(record, utc_now())}, district_adcode=record.task.district_adcode
+        topic,
+        data,
+        district_adcode=record.task.district_adcode,
+        owner_org_id=record.task.owner_org_id,
     )
 
 
@@ -299,7 +300,7 @@ async def _visible_task(ctx: CallContext, task_id: str) -> TaskRecord:
     record = await hub.db.run(DispatchRepo(hub.store).get_task, task_id)
     if record is None:
         raise MethodError(ErrorCode.NOT_FOUND, f"no task {task_id!r}")
-    if not task_visible(hub, ctx.principal.scope, record):
+    if not task_visible(ctx.principal.scope, record):
         raise MethodError(
             ErrorCode.OUT_OF_SCOPE, f"task {task_id} belongs to an organisation outside your scope"
         )
@@ -511,7 +512,7 @@ async def complaint_get(ctx: CallContext, params: ComplaintGetParams) -> dict[st
     return {
         **complaint_json(complaint, reveal),
         "also_reported_by": [complaint_json(c, reveal) for c in also],
-        "tasks": [task_json(t, now) for t in tasks if task_visible(hub, ctx.principal.scope, t)],
+        "tasks": [task_json(t, now) for t in tasks if task_visible(ctx.principal.scope, t)],
     }
 
 
@@ -878,7 +879,7 @@ async def tasks_board(ctx: CallContext, params: BoardParams) -> list[dict[str, A
         lambda: DispatchRepo(hub.store).board(
             params.queue,
             sorted(scope.districts),
-            sorted(owned_orgs(hub.world, scope)),
+            sorted(scope.owned),
             now,
             _day_start(now),
             params.search,
@@ -897,7 +898,7 @@ async def district_status(ctx: CallContext, params: NoParams) -> list[dict[str, 
     figures = await hub.db.run(
         DispatchRepo(hub.store).district_figures,
         sorted(scope.districts),
-        sorted(owned_orgs(hub.world, scope)),
+        sorted(scope.owned),
         now,
         _day_start(now),
     )
@@ -935,7 +936,7 @@ async def audit_query(ctx: CallContext, params: AuditParams) -> list[dict[str, A
     scope = ctx.principal.scope
     repo = DispatchRepo(hub.store)
     complaint_ids, task_ids = await hub.db.run(
-        repo.visible_ids, sorted(scope.districts), sorted(owned_orgs(hub.world, scope))
+        repo.visible_ids, sorted(scope.districts), sorted(scope.owned)
     )
     entries = await hub.db.run(
         lambda: repo.audit_query(

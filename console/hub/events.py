@@ -4,6 +4,11 @@ Publishing never waits for a subscriber. Each subscription has a bounded queue; 
 console cannot keep up the queue overflows and the subscription reports it, so the hub
 drops that console instead of buffering without limit. Event payloads are JSON-encoded once
 per publish, not once per subscriber.
+
+Visibility is decided per event from its district and, for owned things such as tasks, its
+owning organisation: the subscriber's ``visible(district_adcode, owner_org_id)`` is the same
+rule the methods apply (``console.hub.scope.Scope.sees``), so an event never reaches a
+console that could not read the thing it is about.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ _encoder = msgspec.json.Encoder()
 
 SEATS_CHANGED = "seats.changed"
 
+Visibility = Callable[[str | None, str | None], bool]
+"""``visible(district_adcode, owner_org_id)``: whether a subscriber may receive an event."""
+
 
 def check_topic(topic: str) -> str:
     """Return ``topic`` if it is well formed (``officer.moved``), else raise ValueError."""
@@ -34,11 +42,13 @@ def check_topic(topic: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BusEvent:
-    """One published event. ``district_adcode`` None means visible to every scope."""
+    """One published event. ``district_adcode`` None means visible to every scope;
+    ``owner_org_id`` None means not owned by an organisation (positions, alarms)."""
 
     topic: str
     data: msgspec.Raw
     district_adcode: str | None
+    owner_org_id: str | None = None
 
 
 class QueueOverflowError(Exception):
@@ -52,7 +62,7 @@ class Subscription:
         self,
         bus: EventBus,
         topics: frozenset[str],
-        visible: Callable[[str | None], bool],
+        visible: Visibility,
         limit: int,
         on_overflow: Callable[[], None] | None = None,
     ) -> None:
@@ -73,7 +83,9 @@ class Subscription:
         """Queue ``event`` if wanted; False when it did not fit (the subscriber overflowed)."""
         if self.closed or self.overflowed:
             return False
-        if event.topic not in self.topics or not self._visible(event.district_adcode):
+        if event.topic not in self.topics or not self._visible(
+            event.district_adcode, event.owner_org_id
+        ):
             return True
         if len(self._queue) >= self._limit:
             self.overflowed = True
@@ -114,7 +126,7 @@ class EventBus:
     def subscribe(
         self,
         topics: frozenset[str],
-        visible: Callable[[str | None], bool],
+        visible: Visibility,
         limit: int,
         on_overflow: Callable[[], None] | None = None,
     ) -> Subscription:
@@ -129,10 +141,16 @@ class EventBus:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
 
-    def publish(self, topic: str, data: Any, district_adcode: str | None = None) -> None:
+    def publish(
+        self,
+        topic: str,
+        data: Any,
+        district_adcode: str | None = None,
+        owner_org_id: str | None = None,
+    ) -> None:
         """Deliver ``data`` (anything msgspec can encode) to every interested subscriber."""
         check_topic(topic)
-        event = BusEvent(topic, msgspec.Raw(_encoder.encode(data)), district_adcode)
+        event = BusEvent(topic, msgspec.Raw(_encoder.encode(data)), district_adcode, owner_org_id)
         self.published += 1
         for subscription in list(self._subscriptions):
             subscription.offer(event)

@@ -23,6 +23,7 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -53,6 +54,7 @@ from console.core.tasks import (
     TaskEvent,
     TaskState,
 )
+from console.hub.call_signalling import forget_relay, is_call_message, relay_for
 from console.hub.dispatch_methods import publish_task
 from console.hub.events import Subscription
 from console.hub.field_protocol import (
@@ -80,7 +82,6 @@ from console.hub.protocol import ErrorCode
 from console.hub.registry import MethodError, method
 from console.hub.state import CallContext, HubState, utc_now
 from console.store.dispatch_repo import (
-    AuditEntry,
     DispatchRepo,
     OutboxDraft,
     OutboxRepo,
@@ -99,6 +100,8 @@ OUTBOX_DELIVERED = "outbox.delivered"
 OUTBOX_ACKED = "outbox.acked"
 ATTACHMENT_ADDED = "attachment.added"
 TASK_UPDATED = "task.updated"
+REPORT_NOTE = "report"
+"""Timeline entry kind of a device ``report`` (findings, notes, attachment ids)."""
 OUTBOX_BATCH = 100
 
 _json = msgspec.json.Encoder()
@@ -225,7 +228,7 @@ class FieldLink:
     async def start(self) -> None:
         FIELD_LINKS[id(self.state)] = self
         self._subscription = self.state.bus.subscribe(
-            frozenset({TASK_UPDATED, OUTBOX_NEW}), lambda _district: True, 100_000
+            frozenset({TASK_UPDATED, OUTBOX_NEW}), lambda _district, _owner: True, 100_000
         )
         self._tasks = [
             asyncio.create_task(self._writer()),
@@ -242,6 +245,8 @@ class FieldLink:
         if self._subscription is not None:
             self._subscription.close()
         await self.flush_positions()
+        await relay_for(self.state).close()
+        forget_relay(self.state)
         FIELD_LINKS.pop(id(self.state), None)
 
     # -- outbox notification ----------------------------------------------------------------
@@ -540,6 +545,7 @@ class FieldConnection:
             return
         online = self.link.online.setdefault(officer.id, _Online())
         online.wakeups.add(self.wakeup)
+        relay_for(self.state).device_connected(officer.id, self)
         self.link._publish_presence(officer, True, online.battery)
         delivery = asyncio.create_task(self._deliver(officer))
         try:
@@ -562,6 +568,7 @@ class FieldConnection:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await delivery
             online.wakeups.discard(self.wakeup)
+            await relay_for(self.state).device_disconnected(officer.id, self)
             if not online.wakeups:
                 self.link.online.pop(officer.id, None)
                 self.link._publish_presence(officer, False, online.battery)
@@ -620,6 +627,13 @@ class FieldConnection:
         try:
             if isinstance(raw, bytes):
                 raise FieldProtocolError(FieldErrorCode.BAD_JSON, "binary frames are not supported")
+            if is_call_message(raw):
+                await relay_for(self.state).on_device_message(self, officer, raw)
+                return
+            handler = FIELD_HANDLERS.get(_message_type(raw) or "")
+            if handler is not None:
+                await handler(self, officer, raw)
+                return
             message = decode_device_message(raw)
             await self._dispatch(officer, message)
         except FieldProtocolError as exc:
@@ -790,24 +804,32 @@ class FieldConnection:
         return {"distance_m": round(distance, 1), "inside": distance <= self.link.limits.geofence_m}
 
     async def _report(self, officer: Officer, message: Report) -> None:
+        """Store the report as a timeline entry (no state change, no version bump)."""
         record = await self.link.task_of(officer, message.task_id, message.msg_id)
-        dispatch = self.link.dispatch
-        await self.state.db.run(
-            dispatch.audit,
-            AuditEntry(
-                at=utc_now(),
-                user=officer.id,
-                seat="field",
-                action="field.report",
-                task_id=record.task.id,
-                complaint_id=record.task.complaint_id,
-                detail={
-                    "findings": message.findings,
-                    "notes": message.notes,
-                    "attachment_ids": list(message.attachment_ids),
-                },
-            ),
+        actor = Actor(
+            user=officer.id, seat="field", role=ActorRole.OFFICER, squad_id=officer.squad_id
         )
+        payload = {
+            "findings": message.findings,
+            "notes": message.notes,
+            "attachment_ids": list(message.attachment_ids),
+        }
+        try:
+            current, note = await self.state.db.run(
+                partial(
+                    self.link.dispatch.add_task_note,
+                    record.task.id,
+                    actor,
+                    REPORT_NOTE,
+                    payload,
+                    utc_now(),
+                )
+            )
+        except LookupError as exc:  # deleted between the check and the write
+            raise FieldProtocolError(
+                FieldErrorCode.UNKNOWN_TASK, str(exc), message.msg_id
+            ) from None
+        publish_task(self.state, TASK_UPDATED, current, note=note)
         await self.send({"type": "report.ok", "task_id": record.task.id, "ref": message.msg_id})
 
     # -- uploads --------------------------------------------------------------------------------
@@ -969,3 +991,18 @@ async def attachment_url(ctx: CallContext, params: AttachmentUrlParams) -> dict[
 
 FIELD_LINKS: dict[int, FieldLink] = {}
 """The field link of each running hub state (by id), for console-link methods."""
+
+FieldHandler = Callable[[FieldConnection, Officer, str], Awaitable[None]]
+FIELD_HANDLERS: dict[str, FieldHandler] = {}
+"""Device message types handled by feature modules (``procedure.*``), registered on import."""
+
+_envelope = msgspec.json.Decoder(dict[str, Any])
+
+
+def _message_type(raw: str) -> str | None:
+    """The ``type`` of a frame, or None when it is not a JSON object (decoded again later)."""
+    try:
+        kind = _envelope.decode(raw).get("type")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return kind if isinstance(kind, str) else None

@@ -2,7 +2,9 @@
 
 A city or province organisation sees every district below it; a county bureau sees its own
 district; a squad sees the district of its county bureau. Everything the hub sends (method
-results and events) is filtered through a Scope.
+results and events) is filtered through a Scope. Owned things (tasks) are visible only to
+their owning organisation and the organisations above it, so a task handed up from a county
+to the city leaves the county's methods and its event stream alike (:meth:`Scope.sees`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,28 @@ class Scope:
     org_id: str
     districts: frozenset[str]
     org_ids: frozenset[str]  # the organisation, its ancestors and its descendants
+    descendant_org_ids: frozenset[str] = frozenset()  # strictly below the organisation
 
     def covers(self, district_adcode: str | None) -> bool:
         """Whether something in ``district_adcode`` is visible; None means global."""
         return district_adcode is None or district_adcode in self.districts
+
+    @property
+    def owned(self) -> frozenset[str]:
+        """The organisation and every organisation below it: whose tasks the user may see."""
+        return self.descendant_org_ids | {self.org_id}
+
+    def owns(self, owner_org_id: str | None) -> bool:
+        """Whether something owned by ``owner_org_id`` is visible; None means unowned."""
+        return (
+            owner_org_id is None
+            or owner_org_id == self.org_id
+            or owner_org_id in self.descendant_org_ids
+        )
+
+    def sees(self, district_adcode: str | None, owner_org_id: str | None = None) -> bool:
+        """The one visibility rule of methods and events: district covered and owner owned."""
+        return self.covers(district_adcode) and self.owns(owner_org_id)
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -63,6 +83,7 @@ def scope_for(world: World, org_id: str) -> Scope:
         org_id=org_id,
         districts=frozenset(districts),
         org_ids=frozenset(descendants | set(ancestors)),
+        descendant_org_ids=frozenset(descendants - {org_id}),
     )
 
 

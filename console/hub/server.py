@@ -21,11 +21,21 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 import console
+import console.hub.dispatch_methods  # registers complaint.*, task.*, tasks.board, audit ...
+import console.hub.incident_methods  # registers incident.* (emergency incidents)
 import console.hub.methods  # registers the built-in methods
+import console.hub.monitoring_methods  # registers monitoring.* and alarms.*
+import console.hub.officer_methods  # registers officers.roster, officer.enrol/revoke
+import console.hub.procedure  # registers procedure.* (field link), case.*, checklist*
+import console.hub.supervision_methods  # registers enterprise.file, authenticity.*, draw.* ...
 from console.core.locate import Locator
 from console.core.model import World
 from console.hub.auth import LoginError, LoginThrottle, authenticate
 from console.hub.events import SEATS_CHANGED, QueueOverflowError, Subscription
+from console.hub.field_link import FieldLink
+from console.hub.intake import IntakeApi
+from console.hub.field_protocol import FIELD_PATH
+from console.hub.monitoring_service import MonitoringService
 from console.hub.protocol import (
     CONSOLE_PATH,
     HEALTH_PATH,
@@ -44,6 +54,7 @@ from console.hub.protocol import (
 )
 from console.hub.registry import REGISTRY, MethodError, MethodRegistry, Reply
 from console.hub.scope import Scope, UnknownOrganisationError, scope_for
+from console.hub.sla_watch import SlaWatch
 from console.hub.state import (
     CallContext,
     DbRunner,
@@ -53,6 +64,7 @@ from console.hub.state import (
     Seat,
     utc_now,
 )
+from console.hub.static import FieldAppFiles
 from console.store import Store
 
 log = logging.getLogger(__name__)
@@ -67,6 +79,10 @@ class Hub:
     def __init__(self, state: HubState, registry: MethodRegistry) -> None:
         self.state = state
         self.registry = registry
+        self.field_app = FieldAppFiles()
+        self.field = FieldLink(state, state.config.field_limits)
+        self.intake = IntakeApi(state)
+        self.sla_watch = SlaWatch(state)
         self._server: Server | None = None
 
     @classmethod
@@ -79,6 +95,7 @@ class Hub:
             db.shutdown()
             raise
         locator_task: asyncio.Future[Locator] | None = None
+        monitoring: MonitoringService | None = None
         try:
             world = await db.run(_load_world, store)
             locator_task = (
@@ -95,14 +112,24 @@ class Hub:
                 version=console.__version__,
             )
             hub = cls(state, registry)
+            if config.monitoring is not None:
+                monitoring = await MonitoringService.start(state, config.monitoring)
+                state.monitoring = monitoring
             hub._server = await serve(
                 hub._handle,
                 config.host,
                 config.port,
                 process_request=hub._process_request,
+                # Takes over non-GET requests (the intake API's POSTs carry a body).
+                create_connection=hub.intake.connection_class,
                 max_size=config.max_message_bytes,
+                ssl=config.tls,
             )
+            await hub.field.start()
+            hub.sla_watch.start()
         except BaseException:
+            if monitoring is not None:
+                await monitoring.stop()
             if locator_task is not None:
                 with contextlib.suppress(Exception):
                     await locator_task
@@ -125,7 +152,8 @@ class Hub:
         host = self.state.config.host
         if ":" in host:
             host = f"[{host}]"
-        return f"ws://{host}:{self.port}{CONSOLE_PATH}"
+        scheme = "ws" if self.state.config.tls is None else "wss"
+        return f"{scheme}://{host}:{self.port}{CONSOLE_PATH}"
 
     async def stop(self) -> None:
         """Close every connection (1001 going away), stop listening, close the store."""
@@ -133,10 +161,14 @@ class Hub:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+            await self.sla_watch.stop()
+            if self.state.monitoring is not None:
+                await self.state.monitoring.stop()
             if self.state.locator_task is not None:
                 # Executor work cannot be cancelled; let it finish before the loop closes.
                 with contextlib.suppress(Exception):
                     await self.state.locator_task
+            await self.field.stop()
             await self.state.db.run(self.state.store.close)
             self.state.db.shutdown()
 
@@ -155,10 +187,19 @@ class Hub:
         self, connection: ServerConnection, request: HttpRequest
     ) -> HttpResponse | None:
         path = request.path.split("?", 1)[0]
-        if path == CONSOLE_PATH:
+        if path in (CONSOLE_PATH, FIELD_PATH):
             return None
+        attachment = self.field.http_response(connection, request)
+        if attachment is not None:
+            return attachment
         if path == HEALTH_PATH:
             return _json_response(connection, HTTPStatus.OK, self.health())
+        intake = self.intake.response(connection, request)
+        if intake is not None:
+            return intake
+        field_app = self.field_app.response(request)
+        if field_app is not None:
+            return field_app
         return _json_response(
             connection,
             HTTPStatus.NOT_FOUND,
@@ -171,7 +212,12 @@ class Hub:
     async def _handle(self, websocket: ServerConnection) -> None:
         self.state.connections += 1
         try:
-            await ConsoleConnection(self, websocket).run()
+            if websocket.request is not None and (
+                websocket.request.path.split("?", 1)[0] == FIELD_PATH
+            ):
+                await self.field.handle(websocket)
+            else:
+                await ConsoleConnection(self, websocket).run()
         finally:
             self.state.connections -= 1
 
@@ -270,7 +316,7 @@ class ConsoleConnection:
         self.principal = Principal(user=user, org_name=org_name, scope=scope, seat=message.seat)
         self.subscription = self.state.bus.subscribe(
             frozenset(),
-            scope.covers,
+            scope.sees,
             self.state.config.event_queue_limit,
             on_overflow=self._on_overflow,
         )
@@ -329,7 +375,7 @@ class ConsoleConnection:
             params = spec.decode_params(request.params)
             outcome = await spec.handler(CallContext(self.state, principal, self), params)
         except MethodError as exc:
-            return Error(code=exc.code, detail=exc.detail, id=request.id)
+            return Error(code=exc.code, detail=exc.detail, id=request.id, data=exc.data)
         except Exception:
             log.exception("method %s failed", request.method)
             return Error(
@@ -346,7 +392,11 @@ class ConsoleConnection:
     def set_topics(self, topics: frozenset[str]) -> None:
         if self.subscription is None:
             raise RuntimeError("set_topics before login")
-        self.subscription.set_topics(topics)
+        role = self.principal.user.role if self.principal is not None else None
+        restricted = self.state.topic_roles
+        self.subscription.set_topics(
+            frozenset(t for t in topics if t not in restricted or role in restricted[t])
+        )
 
     async def _pump_events(self, subscription: Subscription) -> None:
         """Write queued events to the socket; a slow socket only backs up this queue."""

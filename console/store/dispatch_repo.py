@@ -10,6 +10,7 @@ The state machine itself is ``console.core.tasks.apply``; this module only store
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from console.core.tasks import (
     create_task,
 )
 from console.store import Store
+from console.store.schema import OfficerRow
 from console.store.schema_dispatch import (
     ApiKeyRow,
     AuditRow,
@@ -49,6 +51,9 @@ T = TypeVar("T")
 
 CREATE_ACTION = "dispatch"
 """Action name of a task's first timeline entry (creation is not a state-machine action)."""
+
+_NOTE_KIND = re.compile(r"^[a-z][a-z_]{0,31}$")
+_RESERVED_KINDS = frozenset({CREATE_ACTION, *(a.value for a in Action)})
 
 OUTBOX_ASSIGNED = "task.assigned"
 OUTBOX_CANCELLED = "task.cancelled"
@@ -319,6 +324,70 @@ def add_outbox(session: Session, draft: OutboxDraft, task_id: str, at: datetime)
     session.add(row)
     session.flush()
     return _outbox(row)
+
+
+def squad_payload(record: TaskRecord, note: str | None = None) -> dict[str, Any]:
+    """What a squad member's device needs about an enforcement task (as for officers)."""
+    task = record.task
+    return {
+        "task_id": task.id,
+        "kind": task.kind.value,
+        "title": task.title,
+        "category": task.category.value,
+        "urgency": task.urgency.value,
+        "lon": record.lon,
+        "lat": record.lat,
+        "enterprise_id": task.enterprise_id,
+        "deadline": task.deadline.isoformat(),
+        "squad_id": task.assignee_squad_id,
+        "note": note,
+    }
+
+
+def add_squad_outbox(
+    session: Session,
+    squad_id: str,
+    kind: str,
+    payload: Mapping[str, Any],
+    task_id: str,
+    at: datetime,
+) -> list[OutboxEntry]:
+    """One outbox entry per member of the squad, in the caller's transaction.
+
+    Every member gets it, enrolled device or not: a member who enrols a tablet later still
+    receives the squad's open tasks (pending entries wait for the first hello), and nobody
+    has to re-send when a token is issued. Each member's device acks its own entry; the
+    task's delivered/acked times are set by the first member (``OutboxRepo._mark``).
+    """
+    members = session.scalars(
+        select(OfficerRow.id).where(OfficerRow.squad_id == squad_id).order_by(OfficerRow.id)
+    )
+    return [
+        add_outbox(session, OutboxDraft(member, kind, payload), task_id, at) for member in members
+    ]
+
+
+def _squad_outbox_for(
+    session: Session, before: TaskRecord, after: TaskRecord, event: TaskEvent, at: datetime
+) -> list[OutboxEntry]:
+    """Enforcement tasks reach their squad: cancelled, moved to another squad, reopened."""
+    if after.task.kind is not TaskKind.ENFORCEMENT:
+        return []
+    old, new = before.task.assignee_squad_id, after.task.assignee_squad_id
+    reason = event.payload.get("reason")
+    cancelled = {"task_id": after.task.id, "reason": reason}
+    entries: list[OutboxEntry] = []
+    if event.action is Action.CANCEL and old is not None:
+        entries += add_squad_outbox(session, old, OUTBOX_CANCELLED, cancelled, after.task.id, at)
+    elif event.action in (Action.REASSIGN, Action.REOPEN, Action.HAND_OVER):
+        if old is not None and old != new and before.task.state is not TaskState.CANCELLED:
+            entries += add_squad_outbox(
+                session, old, OUTBOX_CANCELLED, cancelled, after.task.id, at
+            )
+        if new is not None:
+            payload = squad_payload(after, reason if isinstance(reason, str) else None)
+            entries += add_squad_outbox(session, new, OUTBOX_ASSIGNED, payload, after.task.id, at)
+    return entries
 
 
 def _insert_task(
@@ -601,8 +670,18 @@ class DispatchRepo:
             _insert_task(session, task, lon, lat, grid_id)
             session.add(_creation_event(task, actor, note))
             entry = None if outbox is None else add_outbox(session, outbox, task.id, created_at)
+            record = TaskRecord(task, lon, lat, grid_id)
+            if task.kind is TaskKind.ENFORCEMENT and task.assignee_squad_id is not None:
+                add_squad_outbox(
+                    session,
+                    task.assignee_squad_id,
+                    OUTBOX_ASSIGNED,
+                    squad_payload(record, note),
+                    task.id,
+                    created_at,
+                )
             add_audit(session, audit)
-            return TaskRecord(task, lon, lat, grid_id), entry
+            return record, entry
 
         return self._retrying(change)
 
@@ -679,6 +758,7 @@ class DispatchRepo:
             entries = [
                 add_outbox(session, d, task.id, at) for d in outbox_for(before, after, event)
             ]
+            entries += _squad_outbox_for(session, before, after, event, at)
             follow_record: TaskRecord | None = None
             if event.follow_up is not None:
                 if new_task_id is None:
@@ -688,6 +768,15 @@ class DispatchRepo:
                 _insert_task(session, follow, before.lon, before.lat, before.grid_id)
                 session.add(_creation_event(follow, actor, None))
                 follow_record = TaskRecord(follow, before.lon, before.lat, before.grid_id)
+                if follow.kind is TaskKind.ENFORCEMENT and follow.assignee_squad_id is not None:
+                    add_squad_outbox(
+                        session,
+                        follow.assignee_squad_id,
+                        OUTBOX_ASSIGNED,
+                        squad_payload(follow_record, before.task.findings),
+                        follow.id,
+                        at,
+                    )
             detail: dict[str, Any] = {
                 "action": action.value,
                 "from": before.task.state.value,
@@ -719,6 +808,62 @@ class DispatchRepo:
             if current is None:
                 raise LookupError(f"no task {task_id!r}") from None
             raise StaleTask(current, expected_version) from None
+
+    def add_task_note(
+        self,
+        task_id: str,
+        actor: Actor,
+        kind: str,
+        payload: Mapping[str, Any],
+        at: datetime,
+    ) -> tuple[TaskRecord, dict[str, Any]]:
+        """Add a timeline entry that changes nothing, e.g. an officer's report (findings,
+        notes, attachment ids), and audit it; returns the task and the entry as
+        :meth:`task_events` shows it.
+
+        The task's state and version stay as they are: a note never conflicts with an action
+        racing it. ``kind`` names the entry and must not look like a state-machine action or
+        the creation entry, so a timeline can tell them apart. LookupError for an unknown task.
+        """
+        if not _NOTE_KIND.match(kind) or kind in _RESERVED_KINDS:
+            raise ValueError(
+                f"note kind {kind!r} must be a lower-case word (at most 32 characters) that is "
+                "not a task action or 'dispatch'"
+            )
+
+        def change(session: Session) -> tuple[TaskRecord, dict[str, Any]]:
+            row = session.get(TaskRow, task_id)
+            if row is None:
+                raise LookupError(f"no task {task_id!r}")
+            note = TaskEventRow(
+                task_id=task_id,
+                version=row.version,
+                action=kind,
+                from_state=row.state,
+                to_state=row.state,
+                user=actor.user,
+                seat=actor.seat,
+                role=actor.role.value,
+                at=at,
+                payload=dict(payload),
+            )
+            session.add(note)
+            add_audit(
+                session,
+                AuditEntry(
+                    at=at,
+                    user=actor.user,
+                    seat=actor.seat,
+                    action=f"task.{kind}",
+                    task_id=task_id,
+                    complaint_id=row.complaint_id,
+                    detail=dict(payload),
+                ),
+            )
+            session.flush()
+            return _record(row), _event(note)
+
+        return self._retrying(change)
 
     def task_events(self, task_id: str) -> list[dict[str, Any]]:
         return self._read(
