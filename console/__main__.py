@@ -21,7 +21,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("console.commands.user", "manage console users"),
     "hj212": ("console.commands.hj212", "HJ 212 tools (decode, encode)"),
     "simulate": ("console.commands.simulate", "simulated monitoring stations against a hub"),
+    "officer": ("console.commands.officer", "field device tokens: issue, revoke, list"),
     "fraud": ("console.commands.fraud", "data-authenticity scores from hourly monitoring data"),
+    "apikey": ("console.commands.apikey", "manage API keys of the complaint intake API"),
+    "camera": ("console.commands.camera", "manage the camera register (add, list, remove)"),
+    "wall": ("console.commands.wall", "open the video wall full screen on a chosen screen"),
+    "draw": ("console.commands.draw", "double-random inspection draw and its verification"),
+    "verify-case": ("console.commands.verify_case", "re-check a case file's hash chain and files"),
 }
 
 

@@ -15,6 +15,7 @@ from console.charts.alarm_wall import AlarmWall
 from console.charts.comparison_chart import ComparisonChart
 from console.charts.model import TOPICS
 from console.charts.outlet_chart import OutletChart
+from console.charts.supervision import SupervisionFeature, install_supervision
 from console.shell.i18n import tr
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
@@ -30,6 +31,7 @@ class ChartsFeature:
     chart_dock: QDockWidget
     wall: AlarmWall
     wall_dock: QDockWidget
+    supervision: SupervisionFeature
 
 
 def install(window: MainWindow, session: Session) -> ChartsFeature:
@@ -83,4 +85,5 @@ def install(window: MainWindow, session: Session) -> ChartsFeature:
     if session.snapshot:
         on_snapshot(session.snapshot)
     on_user(session.user)
-    return ChartsFeature(chart, chart_dock, wall, wall_dock)
+    supervision = install_supervision(window, session, chart, chart_dock)
+    return ChartsFeature(chart, chart_dock, wall, wall_dock, supervision)

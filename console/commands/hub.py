@@ -7,11 +7,15 @@ import asyncio
 import json
 import logging
 import signal
+import ssl
 import sys
+from pathlib import Path
 
-from console.core.paths import default_db_url
+from console.core.paths import data_dir, default_db_url
+from console.hub.monitoring_service import DEFAULT_HJ212_PORT, MonitoringConfig
 from console.hub.server import Hub
 from console.hub.state import DEFAULT_PORT, HubConfig
+from console.hub.tls import SELF_SIGNED_DIR, TlsError, TlsFiles, self_signed, server_context
 from console.store import StoreError
 
 
@@ -22,6 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 = any free port"
+    )
+    parser.add_argument(
+        "--hj212-port",
+        type=int,
+        default=DEFAULT_HJ212_PORT,
+        help=f"HJ 212 station port, default {DEFAULT_HJ212_PORT}; 0 = any free port",
+    )
+    parser.add_argument(
+        "--no-hj212", action="store_true", help="do not receive HJ 212 monitoring data"
+    )
+    tls = parser.add_argument_group("TLS (wss:// for field devices)")
+    tls.add_argument("--tls-cert", default=None, help="PEM certificate (chain) file")
+    tls.add_argument("--tls-key", default=None, help="PEM private key file")
+    tls.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="generate a self-signed certificate once under the data dir and use it",
     )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -35,7 +56,22 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"error: --port must be 0..65535, got {args.port}", file=sys.stderr)
         return 2
-    config = HubConfig(db_url=args.db or default_db_url(), host=args.host, port=args.port)
+    if not 0 <= args.hj212_port <= 65535:
+        print(f"error: --hj212-port must be 0..65535, got {args.hj212_port}", file=sys.stderr)
+        return 2
+    try:
+        tls = _tls_context(args)
+    except TlsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    monitoring = None if args.no_hj212 else MonitoringConfig(host=args.host, port=args.hj212_port)
+    config = HubConfig(
+        db_url=args.db or default_db_url(),
+        host=args.host,
+        port=args.port,
+        monitoring=monitoring,
+        tls=tls,
+    )
     try:
         asyncio.run(_serve(config))
     except StoreError as exc:
@@ -47,13 +83,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS context from --tls-cert/--tls-key or --tls-self-signed; prints the fingerprint."""
+    if args.tls_self_signed and (args.tls_cert or args.tls_key):
+        raise TlsError("use either --tls-self-signed or --tls-cert/--tls-key, not both")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise TlsError("--tls-cert and --tls-key go together")
+    if args.tls_self_signed:
+        files = self_signed(data_dir() / SELF_SIGNED_DIR)
+    elif args.tls_cert:
+        files = TlsFiles(Path(args.tls_cert), Path(args.tls_key))
+    else:
+        return None
+    context = server_context(files)
+    print(
+        json.dumps({"tls_cert": str(files.cert), "tls_fingerprint_sha256": files.fingerprint()}),
+        flush=True,
+    )
+    return context
+
+
 async def _serve(config: HubConfig) -> None:
     hub = await Hub.start(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"listening": hub.url, "db": hub.state.db_kind}), flush=True)
+    monitoring = hub.state.monitoring
+    hj212 = None if monitoring is None else f"tcp://{config.host}:{monitoring.port}"
+    print(json.dumps({"listening": hub.url, "db": hub.state.db_kind, "hj212": hj212}), flush=True)
     try:
         await stop.wait()
     finally:

@@ -18,26 +18,35 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
+from console.dispatch.attachments import ADDED_TOPIC
 from console.dispatch.board import TASK_TOPICS, DispatchBoard
+from console.dispatch.casefile import CaseFileViewer
+from console.dispatch.checklists import ChecklistEditor
 from console.dispatch.districts import DistrictStatusTable
 from console.dispatch.intake import IntakePanel
+from console.dispatch.procedures import UPDATED_TOPIC, ProceduresPanel
 from console.dispatch.recommendation import RecommendationPanel
+from console.dispatch.roster import ROSTER_TOPICS, OfficerRoster
 from console.dispatch.timeline import TaskTimeline
 from console.shell.i18n import tr
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
 
 __all__ = [
+    "CaseFileViewer",
+    "ChecklistEditor",
     "DispatchBoard",
     "DispatchFeature",
     "DistrictStatusTable",
     "IntakePanel",
+    "OfficerRoster",
+    "ProceduresPanel",
     "RecommendationPanel",
     "TaskTimeline",
     "install",
 ]
 
-TOPICS = (*TASK_TOPICS, "complaint.created")
+TOPICS = (*TASK_TOPICS, "complaint.created", *ROSTER_TOPICS, ADDED_TOPIC, UPDATED_TOPIC)
 STATUS_MESSAGE_MS = 10_000
 
 
@@ -56,6 +65,15 @@ class DispatchFeature:
     districts: DistrictStatusTable
     districts_dock: QDockWidget
     new_complaint_action: QAction
+    roster: OfficerRoster
+    roster_dock: QDockWidget
+    procedures: ProceduresPanel
+    procedures_dock: QDockWidget
+    casefile: CaseFileViewer
+    casefile_dock: QDockWidget
+    checklists: ChecklistEditor
+    checklists_dock: QDockWidget
+    checklists_action: QAction
 
 
 def _dock(window: MainWindow, title: str, name: str, widget: Any) -> QDockWidget:
@@ -72,6 +90,7 @@ def install(window: MainWindow, session: Session) -> DispatchFeature:
     board = DispatchBoard(session)
     timeline = TaskTimeline(session)
     districts = DistrictStatusTable(session)
+    roster = OfficerRoster(session)
     intake_dock = _dock(window, tr("Complaint intake"), "dispatch.intake", intake)
     recommendation_dock = _dock(
         window, tr("Recommendation"), "dispatch.recommendation", recommendation
@@ -79,6 +98,7 @@ def install(window: MainWindow, session: Session) -> DispatchFeature:
     board_dock = _dock(window, tr("Dispatch board"), "dispatch.board", board)
     timeline_dock = _dock(window, tr("Task timeline"), "dispatch.timeline", timeline)
     districts_dock = _dock(window, tr("District status"), "dispatch.districts", districts)
+    roster_dock = _dock(window, tr("Officer roster"), "dispatch.roster", roster)
     right = Qt.DockWidgetArea.RightDockWidgetArea
     window.add_dock(intake_dock, right)
     window.add_dock(recommendation_dock, right)
@@ -87,6 +107,20 @@ def install(window: MainWindow, session: Session) -> DispatchFeature:
     window.add_dock(board_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.add_dock(districts_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.tabifyDockWidget(board_dock, districts_dock)
+    window.add_dock(roster_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
+    window.tabifyDockWidget(districts_dock, roster_dock)
+    procedures = ProceduresPanel(session)
+    casefile = CaseFileViewer(session)
+    checklists = ChecklistEditor(session)
+    procedures_dock = _dock(window, tr("On-site procedures"), "dispatch.procedures", procedures)
+    casefile_dock = _dock(window, tr("Case file"), "dispatch.casefile", casefile)
+    checklists_dock = _dock(window, tr("Checklist templates"), "dispatch.checklists", checklists)
+    window.add_dock(procedures_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
+    window.tabifyDockWidget(roster_dock, procedures_dock)
+    window.add_dock(casefile_dock, right)
+    window.tabifyDockWidget(timeline_dock, casefile_dock)
+    window.add_dock(checklists_dock, right)
+    checklists_dock.hide()  # an admin tool: opened from the File menu
     board_dock.raise_()
     recommendation_dock.raise_()
 
@@ -95,6 +129,8 @@ def install(window: MainWindow, session: Session) -> DispatchFeature:
     new_complaint.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
     window.file_menu.insertAction(window.file_menu.actions()[0], new_complaint)
     window.addAction(new_complaint)
+    checklists_action = QAction(tr("Checklist templates…"), window)
+    window.file_menu.insertAction(window.file_menu.actions()[1], checklists_action)
 
     def open_intake() -> None:
         intake_dock.show()
@@ -129,12 +165,35 @@ def install(window: MainWindow, session: Session) -> DispatchFeature:
             board.refresh()
             districts.refresh()
             timeline.reload()
+            roster.refresh()
+            procedures.refresh()
+            if checklists_action.isEnabled():
+                checklists.reload()
 
     new_complaint.triggered.connect(open_intake)
     session.sig_new_complaint_requested.connect(new_complaint_at)
     intake.sig_created.connect(on_created)
     recommendation.sig_dispatched.connect(on_dispatched)
-    for panel in (intake, recommendation, board, timeline):
+
+    def open_case(case_id: str, task_id: str) -> None:
+        casefile_dock.show()
+        casefile_dock.raise_()
+        casefile.load(case_id, task_id)
+
+    def open_checklists() -> None:
+        checklists_dock.show()
+        checklists_dock.raise_()
+        checklists.reload()
+
+    def on_admin(user: dict[str, Any] | None) -> None:
+        checklists_action.setEnabled(user is not None and user.get("role") == "admin")
+
+    procedures.sig_open_case.connect(open_case)
+    checklists_action.triggered.connect(open_checklists)
+    session.sig_user_changed.connect(on_admin)
+    on_admin(session.user)
+    panels = (intake, recommendation, board, timeline, roster, procedures, casefile, checklists)
+    for panel in panels:
         panel.sig_message.connect(show_message)
     session.sig_user_changed.connect(on_user)
     session.sig_connection_changed.connect(on_connection)
@@ -152,4 +211,13 @@ def install(window: MainWindow, session: Session) -> DispatchFeature:
         districts,
         districts_dock,
         new_complaint,
+        roster,
+        roster_dock,
+        procedures,
+        procedures_dock,
+        casefile,
+        casefile_dock,
+        checklists,
+        checklists_dock,
+        checklists_action,
     )

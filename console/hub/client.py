@@ -34,10 +34,11 @@ _encoder = msgspec.json.Encoder()
 class HubError(Exception):
     """An error answer from the hub (``code`` as in console.hub.protocol.ErrorCode)."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, data: Any = None) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+        self.data = data  # the error's optional "data" (e.g. the current task on a conflict)
 
 
 class HubClient:
@@ -117,7 +118,7 @@ class HubClient:
         finally:
             self._pending.pop(request_id, None)
         if answer.get("type") == "error":
-            raise HubError(str(answer.get("code")), str(answer.get("detail")))
+            raise HubError(str(answer.get("code")), str(answer.get("detail")), answer.get("data"))
         return answer
 
     async def _read(self, ws: ClientConnection) -> None:

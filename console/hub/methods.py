@@ -10,6 +10,7 @@ import msgspec
 
 from console.core.geo import Datum
 from console.core.model import Role
+from console.hub.camera_methods import snapshot_records
 from console.hub.events import check_topic
 from console.hub.protocol import PROTOCOL_VERSION, ErrorCode
 from console.hub.registry import REGISTRY, MethodError, NoParams, Reply, method
@@ -51,9 +52,10 @@ async def world_snapshot(ctx: CallContext, params: NoParams) -> msgspec.Raw:
         cached = hub.snapshot_cache.get(key)
         if cached is None:
             world, scope = hub.world, ctx.principal.scope
+            cameras = await hub.db.run(snapshot_records, hub.store)
             loop = asyncio.get_running_loop()
             cached = await loop.run_in_executor(
-                None, lambda: _encoder.encode(build_snapshot(world, scope))
+                None, lambda: _encoder.encode(build_snapshot(world, scope, cameras))
             )
             hub.snapshot_cache[key] = cached
     return msgspec.Raw(cached)

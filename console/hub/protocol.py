@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     ALREADY_LOGGED_IN = "already_logged_in"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+    ILLEGAL_TRANSITION = "illegal_transition"
     OUT_OF_SCOPE = "out_of_scope"
     UNKNOWN_METHOD = "unknown_method"
     NOT_FOUND = "not_found"
@@ -105,6 +107,8 @@ class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
     code: str
     detail: str
     id: int | None = None
+    # Machine-readable context, e.g. the current task with a "conflict" error.
+    data: Any = None
 
 
 class Event(msgspec.Struct, tag="event", tag_field="type"):

@@ -38,10 +38,11 @@ class NoParams(msgspec.Struct, forbid_unknown_fields=True):
 class MethodError(Exception):
     """An expected failure of a method, answered as ``{"type": "error", "code": …}``."""
 
-    def __init__(self, code: ErrorCode, detail: str) -> None:
+    def __init__(self, code: ErrorCode, detail: str, data: Any = None) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+        self.data = data  # sent as the error's "data" (e.g. the current task on a conflict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,11 +99,14 @@ def enterprise_json(enterprise: Enterprise) -> dict[str, Any]:
     }
 
 
-def build_snapshot(world: World, scope: Scope | None = None) -> dict[str, Any]:
+def build_snapshot(
+    world: World, scope: Scope | None = None, cameras: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """Everything in ``world`` visible in ``scope`` (None: the whole world, for tools and tests).
 
     Shape: {"city": {"adcode", "name"}, "meta", "organisations", "districts", "grids",
-    "officers", "squads", "enterprises"}; districts and grids carry a GeoJSON "geometry".
+    "officers", "squads", "enterprises", "cameras"}; districts and grids carry a GeoJSON
+    "geometry".
     """
 
     def visible(adcode: str) -> bool:
@@ -149,6 +152,11 @@ def build_snapshot(world: World, scope: Scope | None = None) -> dict[str, Any]:
         "squads": [squad_json(s) for s in world.squads if visible(s.district_adcode)],
         "enterprises": [
             enterprise_json(e) for e in world.enterprises if visible(e.district_adcode)
+        ],
+        # Credential-free records (console.hub.camera_methods.snapshot_records); a camera
+        # outside every district (district_adcode None) is visible to every scope.
+        "cameras": [
+            c for c in cameras if c.get("district_adcode") is None or visible(c["district_adcode"])
         ],
     }
 

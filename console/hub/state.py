@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from console.core.complaints import DuplicateRule
 from console.core.locate import Locator
-from console.core.model import User, World
+from console.core.model import Role, User, World
+from console.core.sla import SlaPolicy
 from console.hub.events import EventBus
+from console.hub.field_protocol import FieldLimits
 from console.hub.scope import Scope
 from console.store import Store
+
+if TYPE_CHECKING:
+    from console.hub.monitoring_service import MonitoringConfig, MonitoringService
 
 T = TypeVar("T")
 
@@ -36,6 +43,18 @@ class HubConfig:
     login_free_failures: int = 3
     login_delay_s: float = 0.5
     login_max_failures: int = 10
+    # Dispatch: task deadlines, when two complaints count as the same case, and how often
+    # the SLA watcher looks for newly overdue tasks.
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+    duplicate_rule: DuplicateRule = field(default_factory=DuplicateRule)
+    sla_check_interval_s: float = 15.0
+    # Online monitoring (HJ 212 receiver on its own TCP port); None: off.
+    monitoring: MonitoringConfig | None = None
+    # Field link (/ws/field): protocol limits, and TLS for the whole port (wss://).
+    field_limits: FieldLimits = field(default_factory=FieldLimits)
+    tls: ssl.SSLContext | None = None
+    # SHA-256 of the TLS certificate, shown at officer enrolment so phones can pin it.
+    tls_fingerprint_sha256: str | None = None
 
 
 class DbRunner:
@@ -109,6 +128,9 @@ class HubState:
     started: float = field(default_factory=time.monotonic)
     snapshot_cache: dict[tuple[str, ...], bytes] = field(default_factory=dict)
     snapshot_locks: dict[tuple[str, ...], asyncio.Lock] = field(default_factory=dict)
+    monitoring: MonitoringService | None = None
+    # Topics only these roles may receive (e.g. monitoring.quarantine: admins).
+    topic_roles: dict[str, frozenset[Role]] = field(default_factory=dict)
 
     async def locator(self) -> Locator | None:
         """The world's locator once built; None when the hub has no world."""

@@ -48,6 +48,14 @@ class Session(QObject):
     sig_new_complaint_requested = Signal(float, float)
     """The user asked for a new complaint at (lon, lat), WGS84 (e.g. map right-click)."""
 
+    sig_district_values = Signal(object)
+    """Per-district figures to colour the map by (choropleth): dict ``{"title": str,
+    "values": {adcode: number}}``, e.g. open cases from the leader dashboard; a copy is passed."""
+
+    sig_call_requested = Signal(str, str)
+    """The user asked for a video call with (officer_id, task_id); task_id "" when none.
+    The video feature places the call; the task receives the call's recording."""
+
     def __init__(self, hub: HubLink | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         # Features send their requests through this link (results come back on the GUI thread).
@@ -60,6 +68,7 @@ class Session(QObject):
         self.filters: dict[str, Any] = {}
         self.connection_state = "disconnected"
         self.seats: list[dict[str, Any]] = []
+        self.district_values: dict[str, Any] = {"title": "", "values": {}}
 
     def set_login(self, login: dict[str, Any]) -> None:
         """Take user and scope from a hub ``login.ok`` message."""
@@ -115,6 +124,17 @@ class Session(QObject):
     def request_new_complaint(self, lon: float, lat: float) -> None:
         """Ask whichever feature takes complaints to start one at this point."""
         self.sig_new_complaint_requested.emit(lon, lat)
+
+    def request_call(self, officer_id: str, task_id: str = "") -> None:
+        """Ask the video feature to call an officer (from the roster, the map or a task)."""
+        self.sig_call_requested.emit(officer_id, task_id)
+
+    def set_district_values(self, title: str, values: dict[str, float]) -> None:
+        """Publish per-district figures (adcode -> number) for the map's choropleth."""
+        district_values = {"title": title, "values": dict(values)}
+        if district_values != self.district_values:
+            self.district_values = district_values
+            self.sig_district_values.emit({"title": title, "values": dict(values)})
 
     def publish_events(self, events: list[dict[str, Any]]) -> None:
         """Pass one batch of hub events on to the features."""
