@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import make_url
 
-from console.core.model import OrgLevel, User, World
+from console.core.model import User
 from console.core.passwords import hash_password
 from console.core.paths import default_db_url
 from console.store import Store, StoreError
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     url = args.db or default_db_url()
     # Imported here: building the world loads boundary data, which only seeding needs.
-    from console.store.demo_world import DEMO_USERS, build_demo_world
+    from console.store.demo_world import DEMO_DISPLAY_NAMES, build_demo_world, demo_users
 
     started = time.perf_counter()
     try:
@@ -53,15 +53,21 @@ def run(args: argparse.Namespace) -> int:
         store.save_world(world)
         seed_demo_supervision(store, world, args.seed)
         added, kept = [], []
-        city_org = _city_org_id(world)
-        for username, password, role, org_id in DEMO_USERS:
+        centre_org = world.meta["centre_org_id"]  # the bureau whose users have no org
+        for username, password, role, org_id in demo_users(world):
             if store.get_user(username) is not None:
                 if not args.force:
                     kept.append(username)
                     continue
                 store.delete_user(username)
             store.add_user(
-                User(username, username, role, org_id or city_org, hash_password(password))
+                User(
+                    username,
+                    DEMO_DISPLAY_NAMES.get(username, username),
+                    role,
+                    org_id or centre_org,
+                    hash_password(password),
+                )
             )
             added.append(username)
     except StoreError as exc:
@@ -79,14 +85,3 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary, ensure_ascii=False))
     return 0
-
-
-def _city_org_id(world: World) -> str:
-    """The organisation that users with no explicit organisation belong to (the city's)."""
-    for org in world.organisations:
-        if org.adcode == world.city_adcode:
-            return org.id
-    for org in world.organisations:
-        if org.level is OrgLevel.CITY:
-            return org.id
-    raise StoreError(f"the world for {world.city_adcode} has no city organisation")

