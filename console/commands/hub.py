@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: --hj212-port must be 0..65535, got {args.hj212_port}", file=sys.stderr)
         return 2
     try:
-        tls = _tls_context(args)
+        tls, fingerprint = _tls_context(args)
     except TlsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         monitoring=monitoring,
         tls=tls,
+        tls_fingerprint_sha256=fingerprint,
     )
     try:
         asyncio.run(_serve(config))
@@ -83,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
-    """The TLS context from --tls-cert/--tls-key or --tls-self-signed; prints the fingerprint."""
+def _tls_context(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, str | None]:
+    """TLS context and certificate fingerprint (shown at enrolment) from the TLS options."""
     if args.tls_self_signed and (args.tls_cert or args.tls_key):
         raise TlsError("use either --tls-self-signed or --tls-cert/--tls-key, not both")
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -94,13 +95,13 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     elif args.tls_cert:
         files = TlsFiles(Path(args.tls_cert), Path(args.tls_key))
     else:
-        return None
+        return None, None
     context = server_context(files)
+    fingerprint = files.fingerprint()
     print(
-        json.dumps({"tls_cert": str(files.cert), "tls_fingerprint_sha256": files.fingerprint()}),
-        flush=True,
+        json.dumps({"tls_cert": str(files.cert), "tls_fingerprint_sha256": fingerprint}), flush=True
     )
-    return context
+    return context, fingerprint
 
 
 async def _serve(config: HubConfig) -> None:
