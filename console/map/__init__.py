@@ -60,6 +60,9 @@ def install(window: MainWindow, session: Session) -> MapView:
     session.sig_task_changed.connect(show_task)
     session.sig_snapshot_changed.connect(view.set_snapshot)
     session.sig_events.connect(view.apply_events)
+    session.sig_district_values.connect(
+        lambda figures: view.set_district_values(figures["title"], figures["values"])
+    )
     if session.snapshot:
         view.set_snapshot(session.snapshot)
     return view

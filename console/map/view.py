@@ -285,6 +285,16 @@ class MapView(QWidget):
         """Recolour enterprises: id -> one of ``layers.ENTERPRISE_STATES``."""
         self.bridge.post_rows("enterprises.state", layers.enterprise_state_items(states))
 
+    def set_district_values(self, title: str, values: Mapping[str, float]) -> None:
+        """Colour districts by a figure (choropleth); an empty mapping restores the plain fill."""
+        self.bridge.post(
+            {
+                "op": "districts.values",
+                "title": title,
+                "values": {str(adcode): float(v) for adcode, v in values.items()},
+            }
+        )
+
     def set_complaints(
         self, complaints: Iterable[Mapping[str, Any]], *, replace: bool = False
     ) -> None:

@@ -485,3 +485,23 @@ def test_screenshot_of_the_demo_world(
         assert view.page.js_errors == []
     finally:
         close_view(view)
+
+
+def test_district_values_colour_the_districts_and_survive_a_redraw(view: MapView) -> None:
+    plain = query(view, "district_fill", "331002")
+    view.set_district_values("未结案件", {"331002": 8, "331003": 1})
+    drawn(view)
+    darkest, lightest = (
+        query(view, "district_fill", "331002"),
+        query(view, "district_fill", "331003"),
+    )
+    assert darkest != lightest
+    assert plain not in (darkest, lightest)
+    assert query(view, "choropleth_legend").startswith("未结案件")
+    view.set_snapshot(make_snapshot())  # a new snapshot redraws the world: colours stay
+    drawn(view)
+    assert query(view, "district_fill", "331002") == darkest
+    view.set_district_values("", {})
+    drawn(view)
+    assert query(view, "district_fill", "331002") == plain
+    assert query(view, "choropleth_legend") is None

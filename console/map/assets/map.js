@@ -65,6 +65,7 @@
     map: null, bridge: null, renderer: null, groups: {}, gridLabels: null, gridLabelsWanted: true,
     datum: "wgs84", basemap: null, labels: {},
     worldOp: null, districtLayers: new Map(), gridLayers: new Map(), gridInfo: new Map(),
+    districtValues: null, choroplethLegend: null,
     enterprises: new Map(), squads: new Map(),
     complaints: new Map(), tasks: new Map(), cameras: new Map(), heatPoints: [],
     officerInfo: new Map(), officers: null, selected: null, selection: null, follow: null,
@@ -275,6 +276,7 @@
       state.districtLayers.set(String(d.adcode), layer);
       if (d.label) { label(d.label[0], d.label[1], d.name, "cm-district-label").addTo(state.groups.districts); }
     });
+    applyDistrictValues();
     var features = (op.grids || []).map(function (g) {
       state.gridInfo.set(String(g.id), g);
       return { type: "Feature", properties: { id: String(g.id) }, geometry: g.geometry };
@@ -535,6 +537,42 @@
       .setContent(rows.join("<br>")).openOn(state.map);
   }
 
+  // ---- choropleth ----------------------------------------------------------------------------
+  // Five classes from light to dark; class edges are equal steps up to the largest value.
+  var CHOROPLETH = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"];
+
+  function choroplethClass(value, max) {
+    if (!(max > 0)) { return 0; }
+    return Math.min(CHOROPLETH.length - 1, Math.floor((value / max) * CHOROPLETH.length));
+  }
+
+  function applyDistrictValues() {
+    var dv = state.districtValues, values = (dv && dv.values) || {};
+    var max = 0;
+    Object.keys(values).forEach(function (k) { max = Math.max(max, Number(values[k]) || 0); });
+    var active = Object.keys(values).length > 0;
+    state.districtLayers.forEach(function (layer, adcode) {
+      var has = Object.prototype.hasOwnProperty.call(values, adcode);
+      layer.setStyle(active && has
+        ? { fillColor: CHOROPLETH[choroplethClass(Number(values[adcode]) || 0, max)], fillOpacity: state.basemap ? 0.55 : 1 }
+        : { fillColor: "#eceff1", fillOpacity: state.basemap ? 0.15 : 1 });
+    });
+    if (state.choroplethLegend) { state.choroplethLegend.remove(); state.choroplethLegend = null; }
+    if (!active) { return; }
+    state.choroplethLegend = L.control({ position: "bottomleft" });
+    state.choroplethLegend.onAdd = function () {
+      var div = L.DomUtil.create("div", "cm-legend cm-choropleth-legend");
+      var rows = ["<b>" + escapeHtml(dv.title || "") + "</b>"];
+      for (var i = 0; i < CHOROPLETH.length; i++) {
+        var lo = Math.round((max * i) / CHOROPLETH.length), hi = Math.round((max * (i + 1)) / CHOROPLETH.length);
+        rows.push("<div><i style=\"background:" + CHOROPLETH[i] + "\"></i>" + lo + "–" + hi + "</div>");
+      }
+      div.innerHTML = rows.join("");
+      return div;
+    };
+    state.choroplethLegend.addTo(state.map);
+  }
+
   function buildLegend(entries) {
     if (state.legend) { state.legend.remove(); }
     state.legend = L.control({ position: "bottomright" });
@@ -552,6 +590,7 @@
   var OPS = {
     "labels": function (op) { state.labels = op.labels; },
     "legend": function (op) { buildLegend(op.entries); },
+    "districts.values": function (op) { state.districtValues = { title: op.title, values: op.values }; applyDistrictValues(); },
     "world": function (op) { state.worldOp = op; drawWorld(op, false); if (op.fit) { fitWorld(); } },
     "officers.upsert": function (op) { addOfficers(op.items); },
     "officers.move": function (op) {
@@ -626,6 +665,17 @@
   }
 
   var QUERIES = {
+    choropleth_legend: function () {
+      var el = document.querySelector(".cm-choropleth-legend");
+      return el ? el.textContent : null;
+    },
+    district_fill: function (adcode) {
+      var layer = state.districtLayers.get(String(adcode));
+      if (!layer) { return null; }
+      var fill = null;
+      layer.eachLayer(function (l) { fill = l.options.fillColor; });
+      return fill;
+    },
     officers: function () {
       var layer = state.officers, out = [];
       for (var i = 0; i < layer.count; i++) {
