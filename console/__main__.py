@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wall": ("console.commands.wall", "open the video wall full screen on a chosen screen"),
     "draw": ("console.commands.draw", "double-random inspection draw and its verification"),
     "verify-case": ("console.commands.verify_case", "re-check a case file's hash chain and files"),
+    "import-grids": ("console.commands.import_grids", "replace the grids with your GeoJSON layer"),
 }
 
 
