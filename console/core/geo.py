@@ -11,13 +11,17 @@ from __future__ import annotations
 import functools
 import math
 from enum import StrEnum
-from typing import Any, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
+
+# Stored boundaries and grids are snapped to this lon/lat precision (about 1 cm), so
+# neighbouring polygons computed separately share exactly the same vertices.
+PRECISION_DEG: Final = 1e-7
 
 FloatArray = npt.NDArray[np.float64]
 Coord = TypeVar("Coord", float, FloatArray)

@@ -31,12 +31,9 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from console.core.geo import Datum, FloatArray, convert
+from console.core.geo import PRECISION_DEG, Datum, FloatArray, convert
 from console.core.model import Grid, OfficerRole, World
 
-# Imported grids snap to the same ~1 cm lon/lat grid as the demo world
-# (console.store.demo_world.PRECISION_DEG), so shared edges stay shared after conversion.
-GRID_PRECISION_DEG: Final = 1e-7
 # Two grids may overlap by this much (float noise of converted shared edges), no more.
 OVERLAP_TOLERANCE_M2: Final = 10.0
 # A grid may reach this share of its area into other districts (boundary sources differ by
@@ -350,7 +347,7 @@ def plan_grid_import(
     collapsed = shapely.is_empty(geoms) | ~shapely.is_valid(geoms)
     for k in np.flatnonzero(collapsed).tolist():
         problems.append(
-            f"{features[k].label}: collapses at {GRID_PRECISION_DEG:g}° precision (too small)"
+            f"{features[k].label}: collapses at {PRECISION_DEG:g}° precision (too small)"
         )
     areas = shapely.area(geoms)
     district_of = np.argmax(overlap, axis=1)
@@ -439,7 +436,7 @@ def _to_wgs84(geoms: ObjectArray, datum: Datum) -> ObjectArray:
         lon, lat = convert(xy[:, 0], xy[:, 1], datum, Datum.WGS84)
         return np.column_stack((lon, lat))
 
-    out: ObjectArray = shapely.set_precision(shapely.transform(geoms, _convert), GRID_PRECISION_DEG)
+    out: ObjectArray = shapely.set_precision(shapely.transform(geoms, _convert), PRECISION_DEG)
     return out
 
 
@@ -592,8 +589,8 @@ def _covers(
     covers = []
     for district in world.districts:
         hits = tree.query(district.boundary, predicate="intersects")
-        covered = shapely.union_all(geoms[hits], grid_size=GRID_PRECISION_DEG)
-        left = shapely.difference(district.boundary, covered, grid_size=GRID_PRECISION_DEG)
+        covered = shapely.union_all(geoms[hits], grid_size=PRECISION_DEG)
+        left = shapely.difference(district.boundary, covered, grid_size=PRECISION_DEG)
         uncovered = float(_m2([left])[0]) if not left.is_empty else 0.0
         total = float(_m2([district.boundary])[0])
         covers.append(

