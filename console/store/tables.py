@@ -7,14 +7,25 @@ compare against this metadata.
 
 from __future__ import annotations
 
-from console.store import schema_dispatch, schema_field, schema_monitoring, schema_video
+from console.store import (
+    schema_casefile,
+    schema_dispatch,
+    schema_field,
+    schema_incident,
+    schema_monitoring,
+    schema_supervision,
+    schema_video,
+)
 from console.store.schema import SPATIAL_INDEXES, metadata
 
 __all__ = [
     "SPATIAL_INDEXES",
     "metadata",
+    "schema_casefile",
     "schema_dispatch",
     "schema_field",
+    "schema_incident",
     "schema_monitoring",
+    "schema_supervision",
     "schema_video",
 ]

@@ -29,6 +29,7 @@ from console.hub.client import HubError
 from console.shell.i18n import tr
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
+from console.video.incident import INCIDENT_UPDATED, IncidentBoard
 from console.video.layout import PRESETS, WallLayout
 from console.video.wall import UrlResolver, VideoWall
 
@@ -187,6 +188,26 @@ class VideoPanel(QWidget):
         self.wall.show_camera(str(item.data(Qt.ItemDataRole.UserRole)))
 
 
+def install_incident_board(
+    window: MainWindow, session: Session, panel: VideoPanel
+) -> IncidentBoard:
+    """Add the "应急事件" dock; the incident's cameras go to the dock's wall and, once
+    opened, to the wall window (its "Open on wall" opens it)."""
+
+    def walls() -> list[VideoWall]:
+        window_wall = None if panel.wall_window is None else panel.wall_window.wall
+        return [panel.wall] + ([window_wall] if window_wall is not None else [])
+
+    board = IncidentBoard(session, walls=walls, open_wall=panel.show_wall)
+    dock = QDockWidget(tr("Incident"), window)
+    dock.setObjectName("incident-dock")
+    dock.setWidget(board)
+    window.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    if session.hub is not None:
+        session.hub.subscribe([INCIDENT_UPDATED])
+    return board
+
+
 def install(window: MainWindow, session: Session) -> VideoPanel:
     """Add the "视频" dock (camera list, tiles, open on wall) and subscribe to its events."""
     panel = VideoPanel(session)
@@ -196,6 +217,7 @@ def install(window: MainWindow, session: Session) -> VideoPanel:
     window.add_dock(dock, Qt.DockWidgetArea.BottomDockWidgetArea)
     if session.hub is not None:
         session.hub.subscribe(list(VIDEO_TOPICS))
+    install_incident_board(window, session, panel)
 
     def close_wall() -> None:
         if panel.wall_window is not None:

@@ -117,6 +117,7 @@ class VideoWall(QWidget):
         self.layout_ = layout or parse_layout("4")
         self.page = 0
         self.pinned: str | None = None
+        self.held: list[str] = []  # an incident's cameras, kept in the first tiles
         self._wanted: dict[int, str] = {}  # tile index -> camera id asked for
         self._tour = QTimer(self)
         self._tour.setInterval(max(1, int(tour_interval_s * 1000)))
@@ -133,6 +134,8 @@ class VideoWall(QWidget):
         self.cameras = [dict(c) for c in cameras]
         if self.pinned is not None and not any(c["id"] == self.pinned for c in self.cameras):
             self.pinned = None
+        known = {c["id"] for c in self.cameras}
+        self.held = [camera_id for camera_id in self.held if camera_id in known]
         self.page = min(self.page, len(self.pages) - 1)
         self._fill()
 
@@ -197,6 +200,24 @@ class VideoWall(QWidget):
         self._fill()
         return True
 
+    def hold(self, camera_ids: Iterable[str]) -> list[str]:
+        """Keep these cameras (an incident's) in the first tiles and pause the tour until
+        ``release``; returns the ids held (cameras the wall does not know are skipped)."""
+        known = {c["id"] for c in self.cameras}
+        self.held = [c for c in dict.fromkeys(camera_ids) if c in known]
+        if self.held:
+            self.pause_tour()
+        self.page = 0
+        self._fill()
+        return list(self.held)
+
+    def release(self) -> None:
+        """Give the held tiles back to the tour's pages."""
+        if self.held:
+            self.held = []
+            self.page = min(self.page, len(self.pages) - 1)
+            self._fill()
+
     def clear_pop_in(self) -> None:
         if self.pinned is not None:
             self.pinned = None
@@ -247,11 +268,19 @@ class VideoWall(QWidget):
 
     # ---- internals ------------------------------------------------------------------
 
+    def _front(self) -> list[str]:
+        """Cameras in the first tiles whatever the page: held ones, then the pop-in."""
+        front = list(self.held)
+        if self.pinned is not None and self.pinned not in front:
+            front.append(self.pinned)
+        return front
+
     def _page_capacity(self) -> int:
-        return max(1, self.layout_.capacity - (1 if self.pinned is not None else 0))
+        return max(1, self.layout_.capacity - len(self._front()))
 
     def _unpinned(self) -> list[dict[str, Any]]:
-        return [c for c in self.cameras if c["id"] != self.pinned]
+        front = set(self._front())
+        return [c for c in self.cameras if c["id"] not in front]
 
     def _build_tiles(self) -> None:
         needed = self.layout_.capacity
@@ -279,9 +308,7 @@ class VideoWall(QWidget):
 
     def _fill(self) -> None:
         names = {c["id"]: str(c.get("name", c["id"])) for c in self.cameras}
-        ids = list(self.pages[self.page]) if self.pages else []
-        if self.pinned is not None:
-            ids.insert(0, self.pinned)
+        ids = self._front() + (list(self.pages[self.page]) if self.pages else [])
         for index, tile in enumerate(self.tiles):
             camera_id = ids[index] if index < len(ids) else ""
             tile.set_highlighted(bool(camera_id) and camera_id == self.pinned)
