@@ -46,6 +46,8 @@ class ConsoleOptions:
     password: str = ""
     seat: str = ""
     language: str = "zh_CN"
+    settings_problems: tuple[str, ...] = ()
+    """Settings that fell back to defaults at load; shown in the status bar."""
 
 
 class Console:
@@ -111,6 +113,14 @@ def run(options: ConsoleOptions) -> int:
             return 1
         console.window.resize(1280, 800)
         console.window.show()
+        if options.settings_problems:
+            console.window.statusBar().showMessage(
+                tr(
+                    "Some settings were reset to defaults: {problems}",
+                    problems="; ".join(options.settings_problems),
+                ),
+                30_000,
+            )
         return app.exec()
     finally:
         console.close()

@@ -1,9 +1,10 @@
 """Which basemap the map draws under its overlays, and in which datum that basemap is.
 
-Until the console has a settings module the choice comes from the environment variable
-``ENFORCEMENT_CONSOLE_BASEMAP`` (a JSON object, or the path of a JSON file) or from
-``basemap.json`` in the data dir; without either the map uses its vector basemap (district
-fills, grids and the city outline: no tiles at all). Examples::
+The choice comes from the environment variable ``ENFORCEMENT_CONSOLE_BASEMAP`` (a JSON
+object, or the path of a JSON file), else from ``basemap.json`` in the data dir, else from the
+``basemap`` section of the console settings (``console.shell.settings``, set in 设置…); by
+default the map uses its vector basemap (district fills, grids and the city outline: no
+tiles at all). Examples::
 
     {"kind": "xyz", "url": "https://t0.example.cn/{z}/{x}/{y}.png", "datum": "gcj02",
      "attribution": "© Amap"}
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from console.core.paths import data_dir
+from console.shell.settings import load_settings
 
 BASEMAP_ENV = "ENFORCEMENT_CONSOLE_BASEMAP"
 BASEMAP_FILE = "basemap.json"
@@ -109,7 +111,7 @@ class BasemapConfig:
 
 
 def load_basemap(environ: dict[str, str] | None = None) -> BasemapConfig:
-    """The configured basemap: the environment first, then ``basemap.json``, else vector."""
+    """The configured basemap: the environment, then ``basemap.json``, then the settings."""
     env = os.environ if environ is None else environ
     text = env.get(BASEMAP_ENV, "").strip()
     source = BASEMAP_ENV
@@ -119,7 +121,8 @@ def load_basemap(environ: dict[str, str] | None = None) -> BasemapConfig:
     elif not text:
         file = data_dir() / BASEMAP_FILE
         if not file.is_file():
-            return BasemapConfig()
+            # load_settings already fell back to vector for a bad section, and reported it
+            return BasemapConfig.from_dict(load_settings().settings.basemap.as_dict())
         source = str(file)
         text = file.read_text(encoding="utf-8")
     try:

