@@ -430,6 +430,36 @@ def _creation_event(task: Task, actor: Actor, note: str | None) -> TaskEventRow:
     )
 
 
+def insert_new_task(
+    session: Session,
+    task: Task,
+    actor: Actor,
+    *,
+    lon: float | None,
+    lat: float | None,
+    grid_id: str | None,
+    outbox: OutboxDraft | None,
+    audit: AuditEntry,
+    note: str | None = None,
+) -> tuple[TaskRecord, OutboxEntry | None]:
+    """The task, its first event, outbox entries and audit entry, in the caller's transaction."""
+    _insert_task(session, task, lon, lat, grid_id)
+    session.add(_creation_event(task, actor, note))
+    entry = None if outbox is None else add_outbox(session, outbox, task.id, task.created_at)
+    record = TaskRecord(task, lon, lat, grid_id)
+    if task.kind is TaskKind.ENFORCEMENT and task.assignee_squad_id is not None:
+        add_squad_outbox(
+            session,
+            task.assignee_squad_id,
+            OUTBOX_ASSIGNED,
+            squad_payload(record, note),
+            task.id,
+            task.created_at,
+        )
+    add_audit(session, audit)
+    return record, entry
+
+
 # --- the repository ---------------------------------------------------------------------------
 
 
@@ -665,24 +695,26 @@ class DispatchRepo:
     ) -> tuple[TaskRecord, OutboxEntry | None]:
         """Write the task, its first event, its outbox entry and the audit entry at once."""
         task = create_task(draft, task_id, created_at, deadline)
+        return self._retrying(
+            lambda session: insert_new_task(
+                session,
+                task,
+                actor,
+                lon=lon,
+                lat=lat,
+                grid_id=grid_id,
+                outbox=outbox,
+                audit=audit,
+                note=note,
+            )
+        )
 
-        def change(session: Session) -> tuple[TaskRecord, OutboxEntry | None]:
-            _insert_task(session, task, lon, lat, grid_id)
-            session.add(_creation_event(task, actor, note))
-            entry = None if outbox is None else add_outbox(session, outbox, task.id, created_at)
-            record = TaskRecord(task, lon, lat, grid_id)
-            if task.kind is TaskKind.ENFORCEMENT and task.assignee_squad_id is not None:
-                add_squad_outbox(
-                    session,
-                    task.assignee_squad_id,
-                    OUTBOX_ASSIGNED,
-                    squad_payload(record, note),
-                    task.id,
-                    created_at,
-                )
-            add_audit(session, audit)
-            return record, entry
+    def transaction(self, change: Callable[[Session], T]) -> T:
+        """Run ``change`` (which may call :func:`insert_new_task`) as one transaction.
 
+        For callers that store their own rows together with tasks; retried like the
+        repository's own writes when it lost an outbox sequence race.
+        """
         return self._retrying(change)
 
     def get_task(self, task_id: str) -> TaskRecord | None:

@@ -2,10 +2,12 @@
 // navigation, status actions with GPS check-in, and reports with photos and voice memos.
 // Every action goes through the offline queue (db.js) and is synced by link.js.
 
+import { FieldCalls } from "./call.js";
 import { FieldDb } from "./db.js";
 import { amapUrl, baiduUrl, distanceM } from "./geo.js";
 import { has, t } from "./i18n.js";
 import { APP_VERSION, FieldLink, Sync, fieldSocketUrl, sha256Hex } from "./link.js";
+import { PROCEDURE_STATES, ProcedureView, withAttachmentIds } from "./procedure.js";
 
 const TOKEN_KEY = "field.token";
 const DEVICE_KEY = "field.device_id";
@@ -27,7 +29,7 @@ const NEXT = {
     assigned: { accept: "accepted" },
     delivered: { accept: "accepted" },
     accepted: { arrive: "on_site" },
-    on_site: { complete_procedure: "procedure_complete" },
+    on_site: {}, // sealing the case file (squad mode) completes the procedure
   },
 };
 const NEEDS_FINDINGS = new Set(["verify_confirmed", "verify_unfounded"]);
@@ -161,7 +163,11 @@ class FieldApp {
       last_seq: await this.db.meta("last_seq", 0),
     });
     this.link = new FieldLink(fieldSocketUrl(), hello);
+    this.calls?.detach();
+    this.calls = new FieldCalls(this.link);
     this.sync = new Sync(this.db, this.link);
+    this.sync.prepare["procedure.step"] = withAttachmentIds;
+    this.procedure = new ProcedureView(this);
     this.link.addEventListener("state", (event) => this.showConnection(event.detail));
     this.link.addEventListener("message", (event) => this.onMessage(event.detail));
     this.link.addEventListener("unauthorized", (event) => {
@@ -232,6 +238,7 @@ class FieldApp {
   }
 
   async onAccepted({ item, reply }) {
+    if (item.type.startsWith("procedure.")) return this.procedure.onReply(item, reply, true);
     if (item.type === "task.status") {
       const record = this.tasks.get(item.msg.task_id);
       if (record) {
@@ -248,6 +255,7 @@ class FieldApp {
   }
 
   async onRefused({ item, reply }) {
+    if (item.type.startsWith("procedure.")) return this.procedure.onReply(item, reply, false);
     if (item.type === "task.status") {
       const record = this.tasks.get(item.msg.task_id);
       if (record) {
@@ -470,6 +478,7 @@ class FieldApp {
 
   showList() {
     this.openTaskId = null;
+    this.procedure?.close();
     this.draft = [];
     this.closeMap();
     $("#enrol").hidden = true;
@@ -488,6 +497,20 @@ class FieldApp {
     $("#detail").hidden = false;
     $("#back").hidden = false;
     this.renderDetail(true);
+  }
+
+  /** Squad mode: the guided procedure replaces the task detail (tablet or phone layout). */
+  openProcedure(record) {
+    $("#detail").hidden = true; // the map stays until the list is shown (it may be mid-animation)
+    this.procedure.open(record);
+  }
+
+  back() {
+    this.showList();
+  }
+
+  describeError(reply) {
+    return describeError(reply);
   }
 
   showConnection(state) {
@@ -563,6 +586,9 @@ class FieldApp {
       ...next.map((action) =>
         h("button", { type: "button", class: `action action-${action}`, "data-action": action, onclick: () => this.act(record, action) }, t(`action.${action}`)),
       ),
+      task.kind === "enforcement" && (PROCEDURE_STATES.has(state) || record.procedure)
+        ? h("button", { type: "button", class: "action", id: "start-procedure", onclick: () => this.openProcedure(record) }, t(record.procedure ? "proc.resume" : "proc.start"))
+        : "",
     );
     this.showDistance();
   }

@@ -193,6 +193,9 @@ export async function sha256Hex(blob) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Replies that are not "<type>.ok": the procedure answers with the case's new state.
+const REPLY_TYPES = { "procedure.start": "procedure.state", "procedure.step": "procedure.state" };
+
 const errorFor = (...refs) => (message) =>
   message.type === "error" && (message.ref == null || refs.includes(message.ref));
 
@@ -202,6 +205,7 @@ export class Sync extends EventTarget {
     this.db = db;
     this.link = link;
     this.running = false;
+    this.prepare = {}; // item type -> async (message, item, db) completing the message before it is sent
     link.addEventListener("state", (event) => {
       if (event.detail === "online") this.flush();
     });
@@ -259,9 +263,10 @@ export class Sync extends EventTarget {
       }
       message.attachment_ids = ids;
     }
+    await this.prepare[item.type]?.(message, item, this.db);
     const answer = this.link.reply((reply) => {
       if (errorFor(message.msg_id)(reply)) return "error";
-      if (reply.type !== `${message.type}.ok`) return false;
+      if (reply.type !== (REPLY_TYPES[message.type] ?? `${message.type}.ok`)) return false;
       return reply.ref != null ? reply.ref === message.msg_id : reply.task_id === message.task_id;
     });
     if (!this.link.send(message)) throw new LinkClosed("offline");
