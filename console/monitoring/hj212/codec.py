@@ -8,6 +8,7 @@ error kind and carries on. Numbers are parsed as numbers, codes are kept as sent
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -120,7 +121,14 @@ _NUMERIC_PARAMS = frozenset({"RtdInterval", "MinInterval", "OverTime", "ReCount"
 _HEADER_KEYS = frozenset({"QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO"})
 _VERSIONS: dict[int, Literal["2005", "2017", "2025"]] = {0: "2005", 1: "2017", 2: "2025"}
 _HEX = b"0123456789abcdefABCDEF"
-_SEPARATORS = (";", ",", "=", "&")
+# The header every conforming 2017/2025 uploader sends, in the standard's order, unsplit: taken
+# in one match. Any other header (2005 without QN, extra or reordered fields, split packets,
+# anything malformed) goes through the field-by-field parser, which also words the errors.
+_COMMON_HEADER = re.compile(
+    r"QN=([0-9]{17});ST=([0-9]{1,2});CN=([0-9]{4});PW=([^;=]*);MN=([^;=]+);Flag=([0-9]{1,3})"
+)
+_UNSAFE = re.compile(r"[;,=&\r\n]")
+"""Characters a field value cannot hold: the separators, and line ends (the frame's end)."""
 
 
 def decode(
@@ -206,6 +214,14 @@ def _decode_segment(text: str) -> Packet:
         raise HJ212Error(ErrorKind.FIELD, "CP is not closed with '&&' at the end of the segment")
     if cp_at == 0 or text[cp_at - 1] != ";":
         raise HJ212Error(ErrorKind.FIELD, "header fields must precede 'CP=&&', ending with ';'")
+    common = _COMMON_HEADER.fullmatch(text, 0, cp_at - 1)
+    if common is not None:
+        flag = int(common[6])
+        version = _VERSIONS.get(flag >> 2)
+        if flag <= 255 and not flag & 2 and version is not None:
+            packet = Packet(version, common[3], common[2], common[5], common[1], common[4], flag)
+            _decode_cp(text[cp_at + 5 : -2], packet)
+            return packet
     header: dict[str, str] = {}
     extra: dict[str, str] = {}
     for part in text[: cp_at - 1].split(";"):
@@ -477,7 +493,7 @@ def encode_packet(**fields: Any) -> bytes:
 
 def _text(name: str, value: object) -> str:
     text = str(value)
-    if not text or any(sep in text for sep in _SEPARATORS) or "\r" in text or "\n" in text:
+    if not text or _UNSAFE.search(text):
         raise HJ212Error(
             ErrorKind.FIELD, f"{name} {text!r} is empty or contains ; , = & or a newline"
         )
@@ -498,6 +514,18 @@ def _format_value(name: str, value: object) -> str:
 
 def _reply(packet: Packet, cn: str, params: dict[str, Any] | None) -> bytes:
     flag = None if packet.flag is None else packet.flag & 0xFC  # same version, no A/D bits
+    if params is None and _UNSAFE.search(f"{packet.qn}{packet.pw}{packet.mn}") is None:
+        # The hub answers every upload: build the echo directly (same bytes as encode_packet,
+        # whose per-field checks the decoded header already passed).
+        header = "ST=91;CN=" + cn
+        if packet.qn is not None:
+            header = f"QN={packet.qn};{header}"
+        if packet.pw is not None:
+            header = f"{header};PW={packet.pw}"
+        header = f"{header};MN={packet.mn}"
+        if flag is not None:
+            header = f"{header};Flag={flag}"
+        return frame_segment(header + ";CP=&&&&")
     return encode_packet(
         qn=packet.qn, st="91", cn=cn, pw=packet.pw, mn=packet.mn, flag=flag, params=params
     )
