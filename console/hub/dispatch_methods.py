@@ -42,6 +42,7 @@ from console.core.tasks import (
     TaskKind,
     allowed_actions,
 )
+from console.hub.events import EventBus
 from console.hub.protocol import ErrorCode
 from console.hub.registry import ALL_ROLES, MethodError, NoParams, method
 from console.hub.scope import Scope
@@ -140,6 +141,15 @@ def complaint_json(complaint: Complaint, reveal: bool = False) -> dict[str, Any]
         "merged_into": complaint.merged_into,
         "external_ref": complaint.external_ref,
     }
+
+
+def publish_complaint(bus: EventBus, complaint: Complaint) -> None:
+    """Tell the consoles of the complaint's district about a new complaint (contact masked)."""
+    bus.publish(
+        COMPLAINT_CREATED,
+        {"complaint": complaint_json(complaint)},
+        district_adcode=complaint.district_adcode,
+    )
 
 
 def _mask_phone(phone: str) -> str:
@@ -410,11 +420,7 @@ async def complaint_create(ctx: CallContext, params: ComplaintCreateParams) -> d
         detail={"duplicates": [d["complaint_id"] for d in duplicates]},
     )
     await hub.db.run(repo.add_complaint, complaint, ctx.principal.user.username, audit)
-    hub.bus.publish(
-        COMPLAINT_CREATED,
-        {"complaint": complaint_json(complaint)},
-        district_adcode=complaint.district_adcode,
-    )
+    publish_complaint(hub.bus, complaint)
     location = found.to_json()
     location["squads"] = recommend(locator, found, scope)["squads"]
     return {

@@ -29,7 +29,7 @@ from websockets.http11 import Response as HttpResponse
 
 from console.core.complaints import Category, Channel, Urgency
 from console.core.geo import Datum
-from console.hub.dispatch_methods import COMPLAINT_CREATED, complaint_json, create_complaint
+from console.hub.dispatch_methods import create_complaint, publish_complaint
 from console.hub.registry import MethodError
 from console.hub.state import HubState, utc_now
 from console.store.dispatch_repo import DispatchRepo
@@ -297,11 +297,7 @@ class IntakeApi:
             repo.add_intake_complaint, complaint, system, key, answer, utc_now()
         )
         if created:
-            state.bus.publish(
-                COMPLAINT_CREATED,
-                {"complaint": complaint_json(complaint)},
-                district_adcode=complaint.district_adcode,
-            )
+            publish_complaint(state.bus, complaint)
         return stored_answer
 
 

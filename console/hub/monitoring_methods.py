@@ -18,6 +18,7 @@ from console.hub.dispatch_methods import (
     DISPATCH_ROLES,
     DispatchParams,
     create_complaint,
+    publish_complaint,
     task_dispatch,
 )
 from console.hub.monitoring_service import MonitoringService
@@ -230,6 +231,7 @@ async def alarms_to_task(ctx: CallContext, params: AlarmToTaskParams) -> dict[st
         await hub.db.run(lambda: store.link_alarm(alarm["id"], None, expected=claim))
         raise
     await hub.db.run(lambda: store.link_alarm(alarm["id"], complaint.id, expected=claim))
+    publish_complaint(hub.bus, complaint)
     result = await task_dispatch(ctx, DispatchParams(complaint_id=complaint.id, note=params.note))
     return {"complaint_id": complaint.id, **result}
 
