@@ -7,14 +7,14 @@ Prints a JSON report naming each alteration (which chain entry, row field or fil
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 from console.core.paths import data_dir, default_db_url
 from console.store import Store, StoreError
-from console.store.casefile_repo import CasefileRepo, UnknownCaseError
+from console.store.casefile_repo import CasefileRepo, UnknownCaseError, stored_file_sha256
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,19 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def file_sha256(folder: Path, sha256: str) -> str | None:
-    """SHA-256 of the file the hub filed under ``sha256`` (None if it is missing)."""
-    path = folder / sha256[:2] / sha256
-    try:
-        with path.open("rb") as source:
-            digest = hashlib.sha256()
-            for block in iter(lambda: source.read(1 << 20), b""):
-                digest.update(block)
-            return digest.hexdigest()
-    except FileNotFoundError:
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     folder: Path = args.attachments or data_dir() / "attachments"
     try:
@@ -49,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"error": str(exc)}), file=sys.stderr)
         return 2
     try:
-        report = CasefileRepo(store).verify(args.case, lambda sha: file_sha256(folder, sha))
+        report = CasefileRepo(store).verify(args.case, partial(stored_file_sha256, folder))
     except UnknownCaseError as exc:
         print(json.dumps({"error": str(exc)}), file=sys.stderr)
         return 2

@@ -165,6 +165,7 @@ class Enterprise:
     permit_no: str = ""
     outlets: tuple[Outlet, ...] = ()
     synthetic: bool = True
+    legal_representative: str = ""  # 法定代表人, as on the business licence
 
 
 @dataclass(frozen=True, slots=True)

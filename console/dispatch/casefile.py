@@ -75,6 +75,13 @@ def http_base(hub_url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
+def problem_text(problem: object) -> str:
+    """One alteration of a ``case.verify`` report (``{where, what, detail}``) as a line."""
+    if isinstance(problem, Mapping):
+        return f"{problem.get('where', '')} {problem.get('what', '')}: {problem.get('detail', '')}"
+    return str(problem)
+
+
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -447,7 +454,8 @@ class CaseFileViewer(QWidget):
             )
             self.chain.setStyleSheet("color: #1b5e20;")
         else:
-            problems = "; ".join(str(p) for p in answer.get("problems") or []) or tr("unknown")
+            listed = [problem_text(p) for p in answer.get("problems") or []]
+            problems = "; ".join(listed) or tr("unknown")
             text = tr("Chain ALTERED: {problems}", problems=problems)
             self.chain.setStyleSheet("color: #b3261e; font-weight: bold;")
         self.chain.setText(text)

@@ -15,11 +15,13 @@ import contextlib
 import os
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import msgspec
 
 from console.core.model import Officer, Role
+from console.core.paths import data_dir
 from console.core.procedure import (
     GENERAL_INDUSTRY,
     INTERVIEW_TEMPLATE,
@@ -53,10 +55,19 @@ from console.hub.field_protocol import (
 from console.hub.protocol import ErrorCode
 from console.hub.registry import MethodError, NoParams, method
 from console.hub.state import CallContext, HubState, utc_now
-from console.store.casefile_repo import AttachmentLink, CaseFile, CasefileRepo
+from console.store.casefile_repo import (
+    AttachmentLink,
+    CaseFile,
+    CasefileRepo,
+    UnknownCaseError,
+    stored_file_sha256,
+)
 from console.store.dispatch_repo import StaleTask, TaskRecord
 from console.store.field_repo import Attachment
 
+ATTACHMENTS_FOLDER = "attachments"
+"""Under the data dir, where the field link files attachments (and ``verify-case`` looks)."""
+VERIFY_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.COMMANDER, Role.LEADER})
 PROCEDURE_UPDATED = "procedure.updated"
 PROCEDURE_STATE = "procedure.state"
 SIGNATURE_KIND = "signature"
@@ -124,6 +135,7 @@ def _case_setup(link: FieldLink, record: TaskRecord, officer: Officer) -> dict[s
                 "id": enterprise.id,
                 "name": enterprise.name,
                 "credit_code": enterprise.credit_code,
+                "legal_representative": enterprise.legal_representative,
                 "industry": str(enterprise.industry),
                 "address": enterprise.address,
                 "permit_no": enterprise.permit_no,
@@ -423,7 +435,7 @@ FIELD_HANDLERS["procedure.step"] = on_step
 
 @method("procedures.active", params=NoParams)
 async def procedures_active(ctx: CallContext, params: NoParams) -> list[dict[str, Any]]:
-    """Unsealed procedures in the caller's scope with per-step durations."""
+    """Unsealed procedures in the caller's scope: officers on the case, per-step durations."""
     repo = _repo(ctx.hub)
     cases = await ctx.hub.db.run(repo.active_cases)
     return [
@@ -431,6 +443,10 @@ async def procedures_active(ctx: CallContext, params: NoParams) -> list[dict[str
             "task_id": case.task_id,
             "case_id": case.id,
             "enterprise": case.setup.get("enterprise"),
+            "officers": [
+                {"id": o["id"], "name": o["name"], "badge_no": o["badge_no"]}
+                for o in case.setup.get("officers", [])
+            ],
             "current_step": (
                 None if case.progress.current_step is None else str(case.progress.current_step)
             ),
@@ -463,6 +479,26 @@ async def case_get(ctx: CallContext, params: CaseGetParams) -> dict[str, Any]:
     if not ctx.principal.scope.covers(case.district_adcode):
         raise MethodError(ErrorCode.OUT_OF_SCOPE, "the case file is outside your scope")
     return case.to_json()
+
+
+@method("case.verify", params=CaseGetParams, roles=VERIFY_ROLES)
+async def case_verify(ctx: CallContext, params: CaseGetParams) -> dict[str, Any]:
+    """Re-check a case file's hash chain, rows and attachment files (as ``verify-case``).
+
+    The report names every alteration; ``ok`` is true when the case file is intact.
+    """
+    if (params.case_id is None) == (params.task_id is None):
+        raise MethodError(ErrorCode.BAD_REQUEST, "give exactly one of case_id or task_id")
+    case_ref = str(params.case_id or params.task_id)
+    repo = _repo(ctx.hub)
+    file_sha256 = partial(stored_file_sha256, data_dir() / ATTACHMENTS_FOLDER)
+    try:
+        report = await ctx.hub.db.run(repo.verify, case_ref, file_sha256)
+    except UnknownCaseError:
+        raise MethodError(ErrorCode.NOT_FOUND, f"no case file for {case_ref!r}") from None
+    if not ctx.principal.scope.covers(report.district_adcode):
+        raise MethodError(ErrorCode.OUT_OF_SCOPE, "the case file is outside your scope")
+    return report.to_json()
 
 
 @method("checklists.list", params=NoParams)

@@ -3,8 +3,9 @@
 One file per enterprise (一企一档), the data-authenticity ranking with the inspection outcomes
 that re-fit its weights, targeted inspections, double-random draws and the leaders' district
 figures. Leaders read everything in their scope; dispatchers, commanders and admins also act
-(record outcomes, create inspection tasks, run draws). Tasks are always written through
-``DispatchRepo.create_task`` so that they get their timeline, outbox entry and audit entry.
+(record outcomes, create inspection tasks, run draws). Tasks are always written through the
+dispatch repository's task insertion (``DispatchRepo.create_task``, or ``insert_new_task`` in a
+draw's single transaction) so that they get their timeline, outbox entries and audit entry.
 
 Authenticity scores are computed from the stored hourly aggregates of every outlet in the
 caller's scope as one numpy batch (``console.monitoring.authenticity``) and cached per
@@ -15,11 +16,9 @@ while every enterprise of the scope has a fresh score made with the current weig
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -36,7 +35,7 @@ from console.core.draw import (
 )
 from console.core.geo import Datum
 from console.core.model import Enterprise, Officer, OutletKind, World
-from console.core.tasks import Actor, ActorRole, TaskDraft, TaskKind
+from console.core.tasks import Actor, ActorRole, TaskDraft, TaskKind, create_task
 from console.hub.dispatch_methods import (
     DISPATCH_ROLES,
     TASK_UPDATED,
@@ -57,6 +56,7 @@ from console.monitoring.authenticity import (
     CHINA_TZ,
     FLAG_CODES,
     AuthenticityConfig,
+    Reason,
     SeriesBatch,
     WeightSet,
     refit_weights,
@@ -65,7 +65,7 @@ from console.monitoring.authenticity import (
 )
 from console.store import camera_repo
 from console.store.dispatch_repo import OUTBOX_ASSIGNED, AuditEntry, DispatchRepo, OutboxDraft
-from console.store.supervision_repo import HourlyRow, SupervisionRepo
+from console.store.supervision_repo import DrawTask, HourlyRow, SupervisionRepo
 from console.store.timeseries import TimeSeriesStore
 
 SCORE_TTL = timedelta(minutes=5)
@@ -82,9 +82,6 @@ FLOW_CODES = {OutletKind.WATER: "w00000", OutletKind.GAS: "a00000"}
 O2_CODE = "a19001"
 TEMPERATURE_CODE = "a01012"
 _PARAMETER_CODES = frozenset({*FLOW_CODES.values(), O2_CODE, TEMPERATURE_CODE})
-
-_RUN = re.compile(r"longest run (\d+) h from (\d{4}-\d\d-\d\d \d\d:\d\d) to ")
-_SINGLE = re.compile(r"(?:e\.g\.|first at) (\d{4}-\d\d-\d\d \d\d:\d\d)")
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -201,7 +198,7 @@ def score_hourly(
                 "reasons": list(result.reasons),
                 "worst_pollutant": item.code,
                 "outlet_id": item.outlet_id,
-                "evidence": evidence_spans(worst.reasons),
+                "evidence": evidence_spans(worst.findings),
                 "hours": worst.hours,
             }
     entries = []
@@ -232,28 +229,20 @@ def score_hourly(
     return entries
 
 
-def evidence_spans(reasons: Sequence[str]) -> list[dict[str, str]]:
-    """The hour ranges the reasons name (Beijing times in the text), as UTC ISO [start, end).
+def evidence_spans(findings: Sequence[Reason]) -> list[dict[str, str]]:
+    """The hour ranges the findings point at, as UTC ISO [start, end), without repeats.
 
-    The scoring writes each flagged part's longest run ("longest run N h from A to B") or
-    one example hour; those are the hours an inspector should look at first.
+    Each flagged rule carries its longest run of offending hours or one example hour (see
+    ``Reason.hours``); those are the hours an inspector should look at first.
     """
     spans: dict[tuple[str, str], dict[str, str]] = {}
-    for reason in reasons:
-        run = _RUN.search(reason)
-        if run is not None:
-            length, first = int(run.group(1)), run.group(2)
-        else:
-            single = _SINGLE.search(reason)
-            if single is None:
-                continue
-            length, first = 1, single.group(1)
-        begin = datetime.strptime(first, "%Y-%m-%d %H:%M").replace(tzinfo=CHINA_TZ)
-        span = {
-            "start": begin.astimezone(UTC).isoformat(),
-            "end": (begin + timedelta(hours=length)).astimezone(UTC).isoformat(),
-        }
-        spans.setdefault((span["start"], span["end"]), span)
+    for finding in findings:
+        for begin, end in finding.hours:
+            span = {
+                "start": begin.astimezone(UTC).isoformat(),
+                "end": end.astimezone(UTC).isoformat(),
+            }
+            spans.setdefault((span["start"], span["end"]), span)
     return list(spans.values())
 
 
@@ -419,6 +408,7 @@ async def enterprise_file(ctx: CallContext, params: EnterpriseParams) -> dict[st
             "id": enterprise.id,
             "name": enterprise.name,
             "credit_code": enterprise.credit_code,
+            "legal_representative": enterprise.legal_representative,
             "industry": enterprise.industry.value,
             "district_adcode": enterprise.district_adcode,
             "grid_id": enterprise.grid_id,
@@ -674,6 +664,8 @@ class DrawRunParams(msgspec.Struct, forbid_unknown_fields=True):
 async def draw_run(ctx: CallContext, params: DrawRunParams) -> dict[str, Any]:
     """Draw over the scope's register and inspector pool; one inspection task per selection.
 
+    The record and all its tasks are stored in one transaction: all of them or none.
+
     The inspectors of each enterprise's latest draw by the same organisation are added to the
     plan's ``previous`` (they may not go twice running), so the record replays exactly.
     """
@@ -704,9 +696,9 @@ async def draw_run(ctx: CallContext, params: DrawRunParams) -> dict[str, Any]:
     districts = {d.adcode: d for d in world.districts}
     squads = {s.id: s for s in world.squads}
     draw_id = new_id("D", now)
-    dispatch = DispatchRepo(hub.store)
     policy = hub.config.sla
-    task_ids = []
+    actor = _actor(ctx)
+    tasks = []
     for selection in record.selections:
         enterprise = by_id[selection.enterprise_id]
         squad_id = next(
@@ -728,34 +720,30 @@ async def draw_run(ctx: CallContext, params: DrawRunParams) -> dict[str, Any]:
             assignee_squad_id=squad_id,
         )
         task_id = new_id("T", now)
+        deadline = policy.deadline_for(draft.kind, draft.category, draft.urgency, now)
         inspectors = [i.officer_id for i in selection.inspectors]
-        audit = _audit(
-            ctx, now, "draw.run", task_id, {"draw_id": draw_id, "inspectors": inspectors}
-        )
-        task_record, _entry = await hub.db.run(
-            partial(
-                dispatch.create_task,
-                draft,
-                task_id,
-                now,
-                policy.deadline_for(draft.kind, draft.category, draft.urgency, now),
-                _actor(ctx),
+        tasks.append(
+            DrawTask(
+                task=create_task(draft, task_id, now, deadline),
+                actor=actor,
                 lon=enterprise.lon,
                 lat=enterprise.lat,
                 grid_id=enterprise.grid_id,
-                outbox=None,
-                audit=audit,
+                audit=_audit(
+                    ctx, now, "draw.run", task_id, {"draw_id": draw_id, "inspectors": inspectors}
+                ),
                 note=f"{record.plan.name}: {', '.join(inspectors)}",
             )
         )
-        publish_task(hub, TASK_UPDATED, task_record)
-        task_ids.append(task_id)
     record_json = record.to_json()
-    await hub.db.run(
+    stored = await hub.db.run(
         lambda: repo.add_draw(
-            draw_id, record_json, scope.org_id, ctx.principal.user.username, now, task_ids
+            draw_id, record_json, scope.org_id, ctx.principal.user.username, now, tasks
         )
     )
+    for task_record in stored:
+        publish_task(hub, TASK_UPDATED, task_record)
+    task_ids = [t.task.id for t in tasks]
     return {"draw_id": draw_id, "record": record_json, "tasks": task_ids}
 
 

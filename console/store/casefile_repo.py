@@ -8,10 +8,12 @@ what :meth:`CasefileRepo.verify` finds and names.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -119,6 +121,8 @@ class CaseFile:
 class VerifyReport:
     case_id: str
     task_id: str
+    district_adcode: str | None
+    head: str
     entries: int
     attachments: int
     sealed: bool
@@ -134,10 +138,27 @@ class VerifyReport:
             "task_id": self.task_id,
             "ok": self.ok,
             "sealed": self.sealed,
+            "head": self.head,
             "entries": self.entries,
             "attachments": self.attachments,
             "problems": [p.to_json() for p in self.problems],
         }
+
+
+def stored_file_sha256(folder: Path, sha256: str) -> str | None:
+    """SHA-256 of the file the hub filed under ``sha256`` in ``folder`` (None if missing).
+
+    Attachments are content-addressed: ``<folder>/<first two hex digits>/<sha256>``.
+    """
+    path = folder / sha256[:2] / sha256
+    try:
+        with path.open("rb") as source:
+            digest = hashlib.sha256()
+            for block in iter(lambda: source.read(1 << 20), b""):
+                digest.update(block)
+            return digest.hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def _aware(value: datetime) -> datetime:
@@ -538,7 +559,9 @@ class CasefileRepo:
         """Re-check the chain, the rows against it and every attachment file.
 
         ``case_ref`` is a case id or a task id; ``file_sha256(sha256)`` rehashes the stored file
-        the hub filed under that digest (None when it is missing).
+        the hub filed under that digest (None when it is missing), e.g. ``stored_file_sha256``
+        on the attachments folder. The ``verify-case`` command and the hub's ``case.verify``
+        both call this.
         """
 
         def query(session: Session) -> VerifyReport:
@@ -562,7 +585,14 @@ class CasefileRepo:
             )
             problems += self._check_files(session, entries, links, file_sha256)
             return VerifyReport(
-                row.id, row.task_id, len(entries), len(links), row.sealed_at is not None, problems
+                case_id=row.id,
+                task_id=row.task_id,
+                district_adcode=row.district_adcode,
+                head=row.chain_head,
+                entries=len(entries),
+                attachments=len(links),
+                sealed=row.sealed_at is not None,
+                problems=problems,
             )
 
         return self._read(query)

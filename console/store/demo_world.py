@@ -745,7 +745,12 @@ def build_demo_world(adcode: str = DEFAULT_ADCODE, seed: int = 0) -> World:
                 )
 
     enterprises = _enterprises(
-        scope, districts, district_km2, grids, random.Random(f"{tag}:enterprises")
+        scope,
+        districts,
+        district_km2,
+        grids,
+        random.Random(f"{tag}:enterprises"),
+        random.Random(f"{tag}:legal-representatives"),
     )
     place_name = scope.city.name if scope.city is not None else scope.province.name
     world_adcode = scope.city.adcode if scope.city is not None else scope.province.adcode
@@ -780,8 +785,13 @@ def _enterprises(
     district_km2: FloatArray,
     grids: list[Grid],
     rng: random.Random,
+    people: random.Random,
 ) -> list[Enterprise]:
-    """Key enterprises: one wastewater plant per district, the rest mostly in parks."""
+    """Key enterprises: one wastewater plant per district, the rest mostly in parks.
+
+    Legal representatives come from their own generator (``people``) so that adding them left
+    every other generated fact of a seed as it was.
+    """
     placer = _Placer(grids)
     total_km2 = float(district_km2.sum())
     count = int(min(MAX_ENTERPRISES, max(MIN_ENTERPRISES, round(total_km2 * ENTERPRISES_PER_KM2))))
@@ -910,6 +920,7 @@ def _enterprises(
                 )[0],
                 permit_no=f"{code}001P",
                 outlets=tuple(outlets),
+                legal_representative=_person_name(people),
             )
         )
     return sorted(result, key=lambda e: e.id)

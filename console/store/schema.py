@@ -128,6 +128,7 @@ class EnterpriseRow(Base):
     is_key: Mapped[bool] = mapped_column(Boolean)
     permit_no: Mapped[str] = mapped_column(String(64))
     synthetic: Mapped[bool] = mapped_column(Boolean)
+    legal_representative: Mapped[str] = mapped_column(NAME, server_default="")
 
 
 class OutletRow(Base):

@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from console.core.model import CreditRating, World
+from console.core.tasks import Actor, Task
 from console.monitoring.authenticity import (
     DEFAULT_WEIGHT_SET,
     InspectionOutcome,
@@ -27,6 +28,7 @@ from console.monitoring.authenticity import (
     WeightSet,
 )
 from console.store import Store
+from console.store.dispatch_repo import AuditEntry, DispatchRepo, TaskRecord, insert_new_task
 from console.store.schema import EnterpriseRow, OutletRow, PermitLimitRow
 from console.store.schema_dispatch import ComplaintRow, TaskEventRow, TaskRow
 from console.store.schema_monitoring import hourly, realtime
@@ -43,6 +45,7 @@ __all__ = [
     "CLOSED_STATES",
     "DOCUMENT_KINDS",
     "DistrictDashboard",
+    "DrawTask",
     "HourlyRow",
     "SupervisionRepo",
     "seed_demo_supervision",
@@ -57,6 +60,19 @@ CLOSED_STATES = ("closed", "archived")
 
 HourlyRow = tuple[str, datetime, str, float | None, float | None, str]
 """(outlet_id, data_time UTC, code, avg, zs_avg, flag) of one stored hourly aggregate."""
+
+
+@dataclass(frozen=True, slots=True)
+class DrawTask:
+    """One inspection task of a draw, stored with the draw record (see ``add_draw``)."""
+
+    task: Task
+    actor: Actor
+    lon: float | None
+    lat: float | None
+    grid_id: str | None
+    audit: AuditEntry
+    note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,9 +448,29 @@ class SupervisionRepo:
         org_id: str,
         created_by: str,
         at: datetime,
-        task_ids: Sequence[str],
-    ) -> None:
-        def change(session: Session) -> None:
+        tasks: Sequence[DrawTask],
+    ) -> list[TaskRecord]:
+        """Store a draw and its inspection tasks together: all of them or nothing.
+
+        The tasks are written by the dispatch repository's own task insertion (first event,
+        squad outbox entries, audit entry), in the same transaction as the draw record.
+        """
+
+        def change(session: Session) -> list[TaskRecord]:
+            records = [
+                insert_new_task(
+                    session,
+                    item.task,
+                    item.actor,
+                    lon=item.lon,
+                    lat=item.lat,
+                    grid_id=item.grid_id,
+                    outbox=None,
+                    audit=item.audit,
+                    note=item.note,
+                )[0]
+                for item in tasks
+            ]
             session.add(
                 DrawRecordRow(
                     id=draw_id,
@@ -444,11 +480,12 @@ class SupervisionRepo:
                     created_by=created_by,
                     created_at=at,
                     record=dict(record),
-                    task_ids=list(task_ids),
+                    task_ids=[item.task.id for item in tasks],
                 )
             )
+            return records
 
-        self._run(change)
+        return DispatchRepo(self.store).transaction(change)
 
     def draw_by_digest(self, record_digest: str) -> dict[str, Any] | None:
         """A stored draw: ``{"id", "org_id", "record", "task_ids", ...}`` or None."""

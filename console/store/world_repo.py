@@ -266,6 +266,7 @@ def load_world(session: Session) -> World:
                 permit_no=r.permit_no,
                 outlets=tuple(outlets.get(r.id, ())),
                 synthetic=r.synthetic,
+                legal_representative=r.legal_representative,
             )
             for r in _rows(session, EnterpriseRow)
         ),
@@ -336,6 +337,7 @@ def _enterprise_row(seq: int, e: Enterprise) -> dict[str, Any]:
         "is_key": e.is_key,
         "permit_no": e.permit_no,
         "synthetic": e.synthetic,
+        "legal_representative": e.legal_representative,
     }
 
 

@@ -31,6 +31,8 @@ from console.core.complaints import Category, Urgency
 from console.core.model import Officer, OfficerRole
 from console.core.paths import data_dir
 from console.core.tasks import Action, Actor, ActorRole, TaskDraft, TaskKind
+from console.dispatch.procedures import ProcedureRow
+from console.hub.client import HubError
 from console.hub.field_protocol import FIELD_PATH
 from console.hub.server import Hub
 from console.hub.state import HubConfig
@@ -74,7 +76,11 @@ def db_url(tmp_path: Path) -> str:
         )
         for oid, name, badge in ((LEADER, "王队长", "33100201"), (PARTNER, "李队员", "33100202"))
     )
-    world = replace(world, officers=world.officers + squad_members)
+    enterprises = tuple(
+        replace(e, legal_representative="赵某某") if e.id == "ent-331002" else e
+        for e in world.enterprises
+    )
+    world = replace(world, officers=world.officers + squad_members, enterprises=enterprises)
     url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     seed_store(url, world)
     return url
@@ -235,6 +241,7 @@ async def full_procedure(hub: Hub, url: str, task_id: str) -> dict[str, Any]:
     assert state["type"] == "procedure.state", state
     assert state["current_step"] == "checkin"
     assert state["enterprise"]["name"] == "某某印染有限公司331002"
+    assert state["enterprise"]["legal_representative"] == "赵某某"
     assert state["template"]["industry"] == "dyeing"
     assert state["template"]["inspection_type"] == "routine"
     assert {o["id"] for o in state["officers"]} == {LEADER, PARTNER}
@@ -320,6 +327,7 @@ async def full_procedure(hub: Hub, url: str, task_id: str) -> dict[str, Any]:
     task = await console.request("task.get", task_id=task_id)
     assert task["task"]["state"] == "procedure_complete"
     case = await console.request("case.get", task_id=task_id)
+    verified = await console.request("case.verify", case_id=case["case_id"])
     active = await console.request("procedures.active")
     for _ in range(50):
         if len([e for e in events if e.get("topic") == "procedure.updated"]) >= 7:
@@ -327,7 +335,18 @@ async def full_procedure(hub: Hub, url: str, task_id: str) -> dict[str, Any]:
         await asyncio.sleep(0.05)
     await console.close()
     await device.ws.close()
-    return {"case": case, "events": events, "active": active}
+    return {"case": case, "events": events, "active": active, "verified": verified}
+
+
+async def hub_verify(url: str, **ref: str) -> dict[str, Any]:
+    """``case.verify`` as the leader (who may read every case in the city) on a fresh hub."""
+    async with running_hub(url) as hub:
+        leader = await logged_in(hub.url, "leader")
+        try:
+            answer: dict[str, Any] = await leader.request("case.verify", **ref)
+            return answer
+        finally:
+            await leader.close()
 
 
 def test_full_procedure_then_tampering_is_named(db_url: str) -> None:
@@ -352,6 +371,12 @@ def test_full_procedure_then_tampering_is_named(db_url: str) -> None:
 
     code, report = verify_case(db_url, case["case_id"])
     assert (code, report["ok"]) == (0, True), report
+    # The hub's case.verify runs the same check and answers with the same report.
+    verified = result["verified"]
+    assert verified == report
+    assert (verified["ok"], verified["sealed"]) == (True, True)
+    assert verified["entries"] == case["chain"]["length"]
+    assert verified["head"] == case["chain"]["head"]
 
     # An edited database row is named with the field that changed.
     db = sqlite3.connect(db_url.removeprefix("sqlite:///"))
@@ -371,6 +396,7 @@ def test_full_procedure_then_tampering_is_named(db_url: str) -> None:
     assert {"where": "case_steps inspect", "what": "data.items[0].result"} in [
         {"where": p["where"], "what": p["what"]} for p in report["problems"]
     ], report
+    assert run(lambda: hub_verify(db_url, task_id=task_id), timeout=30) == report
 
     # An altered attachment file is named too.
     photo = next(a for a in case["attachments"] if a["kind"] == "photo")
@@ -382,6 +408,23 @@ def test_full_procedure_then_tampering_is_named(db_url: str) -> None:
         p["where"] == f"attachment {photo['attachment_id']}" and p["what"] == "file"
         for p in report["problems"]
     ), report
+    assert run(lambda: hub_verify(db_url, case_id=case["case_id"]), timeout=30) == report
+
+
+def test_case_verify_refuses_bad_references(db_url: str) -> None:
+    async def scenario() -> list[str]:
+        async with running_hub(db_url) as hub:
+            console = await logged_in(hub.url, "dispatcher")
+            codes = []
+            for ref in ({"case_id": "case-missing"}, {}, {"case_id": "a", "task_id": "b"}):
+                try:
+                    await console.request("case.verify", **ref)
+                except HubError as exc:
+                    codes.append(exc.code)
+            await console.close()
+            return codes
+
+    assert run(scenario, timeout=30) == ["not_found", "bad_request", "bad_request"]
 
 
 def test_skip_with_reason_and_checklist_versions(db_url: str) -> None:
@@ -426,5 +469,15 @@ def test_skip_with_reason_and_checklist_versions(db_url: str) -> None:
             refused = await device.step(task_id, "archive", {}, skip_reason="x")
             assert refused["code"] == "step_out_of_order"
             await device.ws.close()
+
+            leader = await logged_in(hub.url, "leader")
+            active = await leader.request("procedures.active")
+            await leader.close()
+            running = next(p for p in active if p["task_id"] == task_id)
+            assert running["officers"] == [
+                {"id": PARTNER, "name": "李队员", "badge_no": "33100202"},
+                {"id": LEADER, "name": "王队长", "badge_no": "33100201"},
+            ]
+            assert ProcedureRow.from_json(running, datetime.now(UTC)).officers == "李队员、王队长"
 
     run(scenario, timeout=60)

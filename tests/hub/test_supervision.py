@@ -60,6 +60,7 @@ def _enterprise(adcode: str, west: float, number: int, profile: str) -> Enterpri
         address="医化园区",
         credit_rating=CreditRating.BLUE,
         permit_no=f"PN{adcode}{number}",
+        legal_representative=f"法人{number}",
         outlets=(
             Outlet(
                 f"outlet-{eid}",
@@ -222,6 +223,7 @@ def test_enterprise_file_is_complete(hub_url: str, world: World) -> None:
     file = run(lambda: call(hub_url, "leader", "enterprise.file", enterprise_id=eid))
     assert file["enterprise"]["id"] == eid
     assert file["enterprise"]["permit_no"] == "PN3310020"
+    assert file["enterprise"]["legal_representative"] == "法人0"
     outlet = file["outlets"][0]
     assert outlet["mn"] == "MN331002000"
     assert {limit["code"] for limit in outlet["limits"]} == {"w01018", "w00000"}

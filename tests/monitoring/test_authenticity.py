@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from console.monitoring.authenticity import (
     CHECKS,
+    CHINA_TZ,
+    COVERAGE,
     DEFAULT_WEIGHT_SET,
     FLAG_CODES,
     AuthenticityConfig,
@@ -93,6 +95,38 @@ def test_flat_reason_names_the_hours() -> None:
     assert "200 of 720 operating hours" in flat
     assert "longest run 200 h from 2026-01-05 04:00 to 2026-01-13 11:00" in flat
     assert result.checks["fluctuation"] < 50
+
+
+def test_findings_carry_the_hours_as_data() -> None:
+    """The same run as the sentence, as timestamps; rules without a run carry no hours."""
+    batch = make_batch([Pattern.CLEAN], seed=7, pollutants=["a21026"])
+    value = batch.value.copy()
+    value[0, 100:300] = 12.0
+    result = score_batch(_with(batch, value=value))[0]
+    flat = next(f for f in result.findings if f.rule == "flat")
+    assert (flat.pollutant, flat.check) == ("a21026", "fluctuation")
+    assert flat.text in result.reasons
+    assert flat.score == result.checks["fluctuation"]
+    start = datetime(2026, 1, 5, 4, tzinfo=CHINA_TZ)
+    assert flat.hours == ((start, start + timedelta(hours=200)),)
+    assert flat.to_json()["hours"] == [["2026-01-05T04:00:00+08:00", "2026-01-13T12:00:00+08:00"]]
+    assert result.reasons == tuple(f.text for f in result.findings)
+
+
+def test_first_hour_and_coverage_findings() -> None:
+    batch = make_batch([Pattern.CLEAN], seed=15, pollutants=["a21026"])
+    value = batch.value.copy()
+    value[0, 10:] = np.nan  # ten hours only, one of them far off the rest
+    value[0, 5] = value[0, 4] + 0.9 * 10 * batch.limit[0]
+    result = score_batch(_with(batch, value=value))[0]
+    by_rule = {f.rule: f for f in result.findings}
+    jumps = by_rule["jumps"]
+    hour = datetime.fromtimestamp(int(batch.start[0]) + 5 * 3600, CHINA_TZ)
+    assert jumps.hours == ((hour, hour + timedelta(hours=1)),)
+    assert f"first at {hour:%Y-%m-%d %H:%M}" in jumps.text
+    coverage = by_rule[COVERAGE]
+    assert (coverage.check, coverage.score, coverage.hours) == (COVERAGE, None, ())
+    assert "only 10 valid hours" in coverage.text
 
 
 def test_planned_shutdown_is_not_suspicious() -> None:

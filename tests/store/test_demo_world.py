@@ -174,6 +174,7 @@ def test_enterprise_codes_and_outlets(demo_world: World) -> None:
         ) % 31
         assert code[17] == chars[check], code  # GB 32100-2015 check character
         assert code[2:8] == ent.district_adcode
+        assert 2 <= len(ent.legal_representative) <= 4, ent.legal_representative  # 法定代表人
     outlets = [o for e in demo_world.enterprises for o in e.outlets]
     mns = [o.mn for o in outlets]
     assert len(set(mns)) == len(mns)

@@ -4,21 +4,28 @@ cache, demo credit history and documents, draw records, and the dashboard's SQL 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
+from console.core.complaints import Category, Urgency
+from console.core.model import Officer, OfficerRole
+from console.core.tasks import Actor, ActorRole, TaskDraft, TaskKind, create_task
 from console.monitoring.authenticity import DEFAULT_WEIGHT_SET, refit_weights
 from console.monitoring.hj212 import decode, encode_packet
 from console.monitoring.receiver import ReceivedPacket, StationInfo, format_hj212_time
 from console.store import Store
+from console.store.dispatch_repo import AuditEntry, DispatchRepo, OutboxRepo
 from console.store.schema import PermitLimitRow
-from console.store.supervision_repo import SupervisionRepo, seed_demo_supervision
+from console.store.supervision_repo import DrawTask, SupervisionRepo, seed_demo_supervision
 from console.store.timeseries import TimeSeriesStore
 from tests.hub.support import small_world
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+SQUAD = "squad-331002-1"
 CHECKS = {"exceedance": 100.0, "fluctuation": 20.0, "zero": 100.0, "box": 90.0, "condition": 100.0}
 
 
@@ -111,37 +118,93 @@ def test_demo_credit_history_and_documents_are_replaced(store: Store) -> None:
     assert sum(h["reason"] == "复核" for h in again) == 1
 
 
-def test_draw_records_and_previous_assignments(store: Store) -> None:
-    repo = SupervisionRepo(store)
-    record = {
-        "record_digest": "a" * 64,
+def _with_squad_member(store: Store) -> None:
+    """The small world plus one member of squad-331002-1, who receives the squad's tasks."""
+    world = small_world()
+    member = Officer(
+        "m1", "队员一", OfficerRole.SQUAD_MEMBER, SQUAD, "331002", squad_id=SQUAD, badge_no="1"
+    )
+    store.save_world(replace(world, officers=(*world.officers, member)))
+
+
+def _draw_task(task_id: str) -> DrawTask:
+    draft = TaskDraft(
+        kind=TaskKind.ENFORCEMENT,
+        owner_org_id="org-331002",
+        district_adcode="331002",
+        urgency=Urgency.NORMAL,
+        category=Category.WATER,
+        title="双随机检查：某某印染有限公司331002",
+        enterprise_id="ent-331002",
+        assignee_squad_id=SQUAD,
+    )
+    return DrawTask(
+        task=create_task(draft, task_id, NOW, NOW + timedelta(days=7)),
+        actor=Actor(user="dispatcher", seat="seat-1", role=ActorRole.DISPATCHER),
+        lon=121.01,
+        lat=28.02,
+        grid_id="331002-0001",
+        audit=AuditEntry(
+            at=NOW, user="dispatcher", seat="seat-1", action="draw.run", task_id=task_id
+        ),
+        note="抽查: m1, m2",
+    )
+
+
+def _draw(digest: str, inspectors: list[str]) -> dict[str, Any]:
+    return {
+        "record_digest": digest,
         "plan": {"name": "抽查"},
         "selections": [
             {
                 "enterprise_id": "ent-331002",
-                "inspectors": [{"officer_id": "m1"}, {"officer_id": "m2"}],
+                "inspectors": [{"officer_id": o} for o in inspectors],
             }
         ],
     }
-    repo.add_draw("D1", record, "org-331000", "dispatcher", NOW - timedelta(days=30), ["T1"])
-    newer = {
-        **record,
-        "record_digest": "b" * 64,
-        "selections": [
-            {
-                "enterprise_id": "ent-331002",
-                "inspectors": [{"officer_id": "m3"}, {"officer_id": "m4"}],
-            }
-        ],
-    }
-    repo.add_draw("D2", newer, "org-331000", "dispatcher", NOW, ["T2"])
+
+
+def test_draw_records_and_previous_assignments(store: Store) -> None:
+    _with_squad_member(store)
+    repo = SupervisionRepo(store)
+    earlier = NOW - timedelta(days=30)
+    stored = repo.add_draw(
+        "D1", _draw("a" * 64, ["m1", "m2"]), "org-331000", "dispatcher", earlier, [_draw_task("T1")]
+    )
+    assert [r.task.id for r in stored] == ["T1"]
+    repo.add_draw(
+        "D2", _draw("b" * 64, ["m3", "m4"]), "org-331000", "dispatcher", NOW, [_draw_task("T2")]
+    )
     assert repo.previous_assignments("org-331000") == {"ent-331002": ["m3", "m4"]}
     assert repo.previous_assignments("org-331002") == {}
-    stored = repo.draw_by_digest("a" * 64)
-    assert stored is not None
-    assert stored["id"] == "D1"
-    assert stored["task_ids"] == ["T1"]
+    found = repo.draw_by_digest("a" * 64)
+    assert found is not None
+    assert found["id"] == "D1"
+    assert found["task_ids"] == ["T1"]
     assert repo.draw_by_digest("c" * 64) is None
+    # The tasks were written like any other: first event, the squad member's outbox entry.
+    dispatch = DispatchRepo(store)
+    assert [e["action"] for e in dispatch.task_events("T1")] == ["dispatch"]
+    assert [e.task_id for e in OutboxRepo(store).pending("m1")] == ["T1", "T2"]
+
+
+def test_a_failed_draw_stores_no_task_and_no_record(store: Store) -> None:
+    _with_squad_member(store)
+    repo = SupervisionRepo(store)
+    repo.add_draw(
+        "D1", _draw("a" * 64, ["m1"]), "org-331000", "dispatcher", NOW, [_draw_task("T1")]
+    )
+    # The second task's id is taken: the insert fails after the first task was written.
+    tasks = [_draw_task("T2"), _draw_task("T1"), _draw_task("T3")]
+    with pytest.raises(IntegrityError):
+        repo.add_draw("D2", _draw("b" * 64, ["m2"]), "org-331000", "dispatcher", NOW, tasks)
+    dispatch = DispatchRepo(store)
+    assert dispatch.get_task("T2") is None
+    assert dispatch.get_task("T3") is None
+    assert dispatch.task_events("T2") == []
+    assert repo.draw_by_digest("b" * 64) is None
+    assert [e.task_id for e in OutboxRepo(store).pending("m1")] == ["T1"]
+    assert [a.task_id for a in dispatch.audit_query() if a.action == "draw.run"] == ["T1"]
 
 
 def test_dashboard_sql_figures(store: Store) -> None:

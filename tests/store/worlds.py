@@ -115,6 +115,7 @@ def small_world(city_name: str = "台州市", grid_rows: int = 2) -> World:
             CreditRating.YELLOW,
             permit_no="91331002MA2AAAAA1X001P",
             outlets=(water, gas),
+            legal_representative="张某某",
         ),
         Enterprise(
             "e-2",

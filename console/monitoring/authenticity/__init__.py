@@ -2,7 +2,8 @@
 
 Sub-scores and the combined score run 0–100: 100 = looks authentic, lower = more suspicious.
 ``score_batch`` scores many hourly series at once (numpy, ``(series, hours)`` arrays);
-``score_enterprises`` ranks enterprises by their worst pollutant; ``refit_weights`` learns new
+``score_enterprises`` ranks enterprises by their worst pollutant; each finding is a
+:class:`Reason` (check, rule, sentence, hours); ``refit_weights`` learns new
 weights from inspection outcomes. Formulas: ``docs/authenticity.md``.
 """
 
@@ -22,10 +23,13 @@ from console.monitoring.authenticity.feedback import (
 )
 from console.monitoring.authenticity.scoring import (
     CHINA_TZ,
+    COVERAGE,
     FLAG_CODES,
     EnterpriseScore,
+    Reason,
     SeriesBatch,
     SeriesScore,
+    Span,
     combine,
     score_batch,
     score_enterprises,
@@ -41,6 +45,7 @@ from console.monitoring.authenticity.table import (
 __all__ = [
     "CHECKS",
     "CHINA_TZ",
+    "COVERAGE",
     "DEFAULT_WEIGHT_SET",
     "FLAG_CODES",
     "OPTIONAL_COLUMNS",
@@ -51,9 +56,11 @@ __all__ = [
     "InspectionOutcome",
     "OutcomeLog",
     "Ramp",
+    "Reason",
     "RefitResult",
     "SeriesBatch",
     "SeriesScore",
+    "Span",
     "TableError",
     "WeightSet",
     "Weights",

@@ -3,8 +3,9 @@
 All series of a batch share one hour axis: arrays are ``(series, hours)`` and NaN marks a
 missing hour, so one numpy expression scores every series. Each check is made of parts (the
 fluctuation check, e.g., of flat windows, periodic changes, exact repeats and jumps); a part
-yields a sub-score per series and a sentence that names the hours and numbers behind it. The
-formulas are written down in ``docs/authenticity.md``.
+yields a sub-score per series, a sentence that names the hours and numbers behind it, and the
+same hours as data (:class:`Reason`) so that callers never parse the sentence. The formulas
+are written down in ``docs/authenticity.md``.
 """
 
 from __future__ import annotations
@@ -73,16 +74,56 @@ class SeriesBatch:
         return int(self.value.shape[0])
 
 
+Span = tuple[datetime, datetime]
+"""A half-open hour range [start, end), timezone-aware (Beijing time)."""
+
+COVERAGE = "coverage"
+"""``Reason.check`` of the note that too few hours were valid (not one of the five checks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One flagged finding as data: the check and rule, the sentence, the hours behind it.
+
+    ``text`` is the readable sentence (as in ``reasons``); ``hours`` are the rule's longest
+    run of offending hours or one example hour - where an inspector should look first - and
+    are empty for findings about the series as a whole (a period, too little data).
+    ``score`` is the rule's sub-score, None for the coverage note.
+    """
+
+    pollutant: str
+    check: str
+    rule: str
+    score: float | None
+    text: str
+    hours: tuple[Span, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pollutant": self.pollutant,
+            "check": self.check,
+            "rule": self.rule,
+            "score": None if self.score is None else _round(self.score),
+            "text": self.text,
+            "hours": [[start.isoformat(), end.isoformat()] for start, end in self.hours],
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesScore:
-    """Result for one enterprise and pollutant: combined score, sub-scores, reasons."""
+    """Result for one enterprise and pollutant: combined score, sub-scores, findings."""
 
     enterprise: str
     pollutant: str
     score: float
     checks: dict[str, float]
-    reasons: tuple[str, ...]
+    findings: tuple[Reason, ...]
     hours: int  # valid hours of normal operation the statistics rest on
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The findings as readable sentences, most suspicious first."""
+        return tuple(f.text for f in self.findings)
 
     def to_dict(self) -> dict[str, object]:
         return {"score": _round(self.score), "checks": _rounded(self.checks)}
@@ -96,7 +137,12 @@ class EnterpriseScore:
     score: float
     checks: dict[str, float]
     pollutants: dict[str, SeriesScore]
-    reasons: tuple[str, ...]
+    findings: tuple[Reason, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The findings of all pollutants as readable sentences, worst pollutant first."""
+        return tuple(f.text for f in self.findings)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -142,20 +188,37 @@ def score_batch(
             (p for p in parts if p.score[i] < config.reason_below),
             key=lambda p: (float(p.score[i]), p.check),
         )
-        reasons = [f"{p.check} ({p.score[i]:.0f}): {p.describe(i)}" for p in flagged]
+        pollutant = batch.pollutant[i]
+        findings = [
+            Reason(
+                pollutant=pollutant,
+                check=p.check,
+                rule=p.rule,
+                score=float(p.score[i]),
+                text=f"{pollutant} {p.check} ({p.score[i]:.0f}): {p.describe(i)}",
+                hours=ctx.spans(i, p.span(i)),
+            )
+            for p in flagged
+        ]
         hours = int(ctx.n[i])
         if hours < config.min_hours:
-            reasons.append(
-                f"coverage: only {hours} valid hours of normal operation "
-                f"(fewer than {config.min_hours}): weak evidence either way"
+            findings.append(
+                Reason(
+                    pollutant=pollutant,
+                    check=COVERAGE,
+                    rule=COVERAGE,
+                    score=None,
+                    text=f"{pollutant} {COVERAGE}: only {hours} valid hours of normal operation "
+                    f"(fewer than {config.min_hours}): weak evidence either way",
+                )
             )
         results.append(
             SeriesScore(
                 enterprise=batch.enterprise[i],
-                pollutant=batch.pollutant[i],
+                pollutant=pollutant,
                 score=float(combined[i]),
                 checks={name: float(checks[i, k]) for k, name in enumerate(CHECKS)},
-                reasons=tuple(f"{batch.pollutant[i]} {r}" for r in reasons),
+                findings=tuple(findings),
                 hours=hours,
             )
         )
@@ -181,7 +244,7 @@ def score_enterprises(series: Iterable[SeriesScore]) -> list[EnterpriseScore]:
                 score=worst.score,
                 checks=dict(worst.checks),
                 pollutants=pollutants,
-                reasons=tuple(r for s in ordered for r in s.reasons),
+                findings=tuple(f for s in ordered for f in s.findings),
             )
         )
     results.sort(key=lambda e: (e.score, e.enterprise))
@@ -191,11 +254,40 @@ def score_enterprises(series: Iterable[SeriesScore]) -> list[EnterpriseScore]:
 # --- internals -----------------------------------------------------------------------------
 
 
+Cells = tuple[int, int] | None
+"""(first hour column, number of hours) a part points at for one series, or None."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Part:
     check: str
+    rule: str
     score: Floats
     describe: Callable[[int], str]
+    span: Callable[[int], Cells]
+
+
+def _run_span(runs: tuple[NDArray[np.int64], NDArray[np.int64]]) -> Callable[[int], Cells]:
+    """The longest run of a series (the one ``run_text`` names)."""
+
+    def span(i: int) -> Cells:
+        length = int(runs[0][i])
+        return (int(runs[1][i]), length) if length > 0 else None
+
+    return span
+
+
+def _first_span(first: NDArray[np.int64], count: NDArray[np.int64]) -> Callable[[int], Cells]:
+    """The first offending hour (the one a "first at" sentence names)."""
+
+    def span(i: int) -> Cells:
+        return (int(first[i]), 1) if count[i] > 0 else None
+
+    return span
+
+
+def _no_span(i: int) -> Cells:
+    return None
 
 
 class _Context:
@@ -246,6 +338,14 @@ class _Context:
     def hour(self, i: int, index: int) -> str:
         moment = datetime.fromtimestamp(int(self.batch.start[i]) + 3600 * index, CHINA_TZ)
         return moment.strftime("%Y-%m-%d %H:%M")
+
+    def spans(self, i: int, cells: Cells) -> tuple[Span, ...]:
+        """The hour columns ``cells`` of series ``i`` as a Beijing-time [start, end) range."""
+        if cells is None:
+            return ()
+        first, length = cells
+        start = datetime.fromtimestamp(int(self.batch.start[i]) + 3600 * first, CHINA_TZ)
+        return ((start, start + timedelta(hours=length)),)
 
     def run_text(self, i: int, runs: tuple[NDArray[np.int64], NDArray[np.int64]]) -> str:
         length, start = int(runs[0][i]), int(runs[1][i])
@@ -350,7 +450,11 @@ def _exceedance(ctx: _Context) -> list[_Part]:
             f"{ctx.hour(i, int(peak_at[i]))}{ctx.run_text(i, runs)}"
         )
 
-    return [_Part("exceedance", _score(share, config.exceedance), describe)]
+    return [
+        _Part(
+            "exceedance", "exceedance", _score(share, config.exceedance), describe, _run_span(runs)
+        )
+    ]
 
 
 def _fluctuation(ctx: _Context) -> list[_Part]:
@@ -393,7 +497,7 @@ def _flat(ctx: _Context) -> _Part:
             f"{ctx.run_text(i, runs)}"
         )
 
-    return _Part("fluctuation", _score(share, config.flat), describe)
+    return _Part("fluctuation", "flat", _score(share, config.flat), describe, _run_span(runs))
 
 
 def _periodic(ctx: _Context) -> list[_Part]:
@@ -461,8 +565,20 @@ def _periodic(ctx: _Context) -> list[_Part]:
         )
 
     return [
-        _Part("fluctuation", np.asarray(periodic_score, dtype=np.float64), describe_periodic),
-        _Part("fluctuation", _score(share, config.repeat), describe_repeats),
+        _Part(
+            "fluctuation",
+            "periodic",
+            np.asarray(periodic_score, dtype=np.float64),
+            describe_periodic,
+            _no_span,
+        ),
+        _Part(
+            "fluctuation",
+            "repeats",
+            _score(share, config.repeat),
+            describe_repeats,
+            _run_span(runs),
+        ),
     ]
 
 
@@ -481,7 +597,9 @@ def _jumps(ctx: _Context) -> _Part:
             f"{ctx.hour(i, int(first[i]) + 1)}"
         )
 
-    return _Part("fluctuation", _score(share, config.jump), describe)
+    return _Part(
+        "fluctuation", "jumps", _score(share, config.jump), describe, _first_span(first + 1, count)
+    )
 
 
 def _zero(ctx: _Context) -> list[_Part]:
@@ -508,7 +626,7 @@ def _zero(ctx: _Context) -> list[_Part]:
             f"{ctx.run_text(i, runs)}"
         )
 
-    return [_Part("zero", _score(share, config.zero), describe)]
+    return [_Part("zero", "zero", _score(share, config.zero), describe, _run_span(runs))]
 
 
 def _box(ctx: _Context) -> list[_Part]:
@@ -549,8 +667,14 @@ def _box(ctx: _Context) -> list[_Part]:
         )
 
     return [
-        _Part("box", np.asarray(hug_score, dtype=np.float64), describe_hug),
-        _Part("box", _score(out_share, config.outliers), describe_outliers),
+        _Part("box", "hug", np.asarray(hug_score, dtype=np.float64), describe_hug, _run_span(runs)),
+        _Part(
+            "box",
+            "outliers",
+            _score(out_share, config.outliers),
+            describe_outliers,
+            _first_span(first, out_count),
+        ),
     ]
 
 
@@ -582,7 +706,7 @@ def _o2_air(ctx: _Context, o2: Floats) -> _Part:
             f"probe measures air or the gas is diluted{ctx.run_text(i, runs)}"
         )
 
-    return _Part("condition", _score(share, config.o2_air), describe)
+    return _Part("condition", "o2_air", _score(share, config.o2_air), describe, _run_span(runs))
 
 
 def _flow_zero_moving(ctx: _Context) -> _Part:
@@ -606,7 +730,13 @@ def _flow_zero_moving(ctx: _Context) -> _Part:
             f"hour{ctx.run_text(i, runs)}"
         )
 
-    return _Part("condition", _score(share, config.flow_zero_moving), describe)
+    return _Part(
+        "condition",
+        "flow_zero_moving",
+        _score(share, config.flow_zero_moving),
+        describe,
+        _run_span(runs),
+    )
 
 
 def _stop_emitting(ctx: _Context) -> _Part:
@@ -627,7 +757,9 @@ def _stop_emitting(ctx: _Context) -> _Part:
             f"({_pct(share[i])} of all {total[i]} hours): 标停未停{ctx.run_text(i, runs)}"
         )
 
-    return _Part("condition", _score(share, config.stop_emitting), describe)
+    return _Part(
+        "condition", "stop_emitting", _score(share, config.stop_emitting), describe, _run_span(runs)
+    )
 
 
 def _hot_flue_gas(ctx: _Context, temperature: Floats) -> _Part:
@@ -644,4 +776,6 @@ def _hot_flue_gas(ctx: _Context, temperature: Floats) -> _Part:
             f"saturated at about 45-60 °C (bypass?){ctx.run_text(i, runs)}"
         )
 
-    return _Part("condition", _score(share, config.hot_flue_gas), describe)
+    return _Part(
+        "condition", "hot_flue_gas", _score(share, config.hot_flue_gas), describe, _run_span(runs)
+    )
