@@ -51,7 +51,7 @@ def install(window: MainWindow, session: Session) -> ChartsFeature:
     wall_dock = QDockWidget(tr("Alarm wall"), window)
     wall_dock.setObjectName("charts.alarm_wall")
     wall_dock.setWidget(wall)
-    window.add_dock(wall_dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    window.add_dock(wall_dock, Qt.DockWidgetArea.RightDockWidgetArea, side_tab=True)
 
     def on_selection(kind: str, item_id: str) -> None:
         if kind == "enterprise":

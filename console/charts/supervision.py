@@ -238,7 +238,7 @@ def _dock(window: MainWindow, title: str, name: str, widget: QWidget) -> QDockWi
     dock = QDockWidget(title, window)
     dock.setObjectName(name)
     dock.setWidget(widget)
-    window.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    window.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea, side_tab=True)
     dock.hide()  # opened from the View menu, a selection or a task
     return dock
 

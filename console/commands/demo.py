@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import socket
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from console.app import ConsoleOptions
 from console.app import run as run_console
@@ -59,19 +59,11 @@ def run(args: argparse.Namespace) -> int:
     code = ensure_world(db_url)
     if code != 0:
         return code
-    streams = start_demo_cameras(db_url)
-    # The demo starts the embedded hub itself (same in-process hub, same loopback path) so
-    # it knows the ports to point the simulators at.
-    hub = EmbeddedHub(db_url)
-    hj212_port = _free_port()
-    hub.config = replace(hub.config, monitoring=MonitoringConfig(port=hj212_port))
-    sources: BackgroundRun | None = None
+    demo = start_demo(db_url)
     try:
-        hub_url = hub.start()
-        sources = start_demo_sources(db_url, hub_url, hj212_port)
         return run_console(
             ConsoleOptions(
-                hub_url=hub_url,
+                hub_url=demo.hub_url,
                 db_url=db_url,
                 username=DEMO_USER,
                 password=DEMO_PASSWORD,
@@ -80,13 +72,57 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     finally:
-        if sources is not None:
-            sources.stop()
+        demo.stop()
+
+
+@dataclass
+class RunningDemo:
+    """The live demo behind a console: hub, simulated officers and stations, camera streams."""
+
+    hub: EmbeddedHub
+    hub_url: str
+    sources: BackgroundRun
+    streams: DemoStreamServer
+
+    def stop(self) -> None:
+        self.sources.stop()
+        self.hub.stop()
+        self.streams.stop()
+
+
+def start_demo(
+    db_url: str,
+    *,
+    officers: int = DEMO_OFFICERS,
+    stations: int = DEMO_STATIONS,
+    cameras: int = DEMO_CAMERAS,
+) -> RunningDemo:
+    """Start the demo's hub (with HJ 212 on a free port) and everything that feeds it.
+
+    The demo starts the embedded hub itself (same in-process hub, same loopback path as a
+    plain console) so it knows the ports to point the simulators at.
+    """
+    streams = start_demo_cameras(db_url, cameras)
+    hub = EmbeddedHub(db_url)
+    hj212_port = _free_port()
+    hub.config = replace(hub.config, monitoring=MonitoringConfig(port=hj212_port))
+    try:
+        hub_url = hub.start()
+        sources = start_demo_sources(db_url, hub_url, hj212_port, officers, stations)
+    except BaseException:
         hub.stop()
         streams.stop()
+        raise
+    return RunningDemo(hub, hub_url, sources, streams)
 
 
-def start_demo_sources(db_url: str, hub_url: str, hj212_port: int) -> BackgroundRun:
+def start_demo_sources(
+    db_url: str,
+    hub_url: str,
+    hj212_port: int,
+    officer_count: int = DEMO_OFFICERS,
+    station_count: int = DEMO_STATIONS,
+) -> BackgroundRun:
     """Grid officers walking their grids and answering tasks, stations sending HJ 212 data.
 
     The officers' tokens are issued directly in the demo database (no enrolment step).
@@ -96,13 +132,13 @@ def start_demo_sources(db_url: str, hub_url: str, hj212_port: int) -> Background
         world = store.load_world()
     finally:
         store.close()
-    chosen = [officer.id for officer, _grid in plan_officers(world, DEMO_OFFICERS, 0)]
+    chosen = [officer.id for officer, _grid in plan_officers(world, officer_count, 0)]
     officers = OfficerSimulator(
         world,
         issue_tokens(db_url, chosen),
-        OfficerSimConfig(field_url=field_url(hub_url), officers=DEMO_OFFICERS),
+        OfficerSimConfig(field_url=field_url(hub_url), officers=officer_count),
     )
-    stations = Simulator(world, SimulatorConfig(port=hj212_port, stations=DEMO_STATIONS))
+    stations = Simulator(world, SimulatorConfig(port=hj212_port, stations=station_count))
     sources = BackgroundRun([officers.run, stations.run])
     sources.start()
     return sources

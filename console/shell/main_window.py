@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self._side_tabs: dict[Qt.DockWidgetArea, QDockWidget] = {}
         self.setWindowTitle(tr("Environmental Enforcement Command and Dispatch Console"))
         self.setWindowIcon(QIcon(str(APP_ICON)))
         self.setDockOptions(
@@ -88,11 +89,23 @@ class MainWindow(QMainWindow):
         self,
         dock: QDockWidget,
         area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+        *,
+        side_tab: bool = False,
     ) -> None:
-        """Add a feature's dock and its show/hide toggle in the View menu."""
+        """Add a feature's dock and its show/hide toggle in the View menu.
+
+        ``side_tab``: a secondary panel; all of them share one tabbed stack in ``area`` so
+        the dispatcher's working column keeps its room.
+        """
         if not dock.objectName():
             raise ValueError("a dock needs an objectName so its layout can be saved")
         self.addDockWidget(area, dock)
+        if side_tab:
+            anchor = self._side_tabs.get(area)
+            if anchor is None:
+                self._side_tabs[area] = dock
+            else:
+                self.tabifyDockWidget(anchor, dock)
         self.view_menu.addAction(dock.toggleViewAction())
 
     # ---- construction ---------------------------------------------------------------

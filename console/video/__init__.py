@@ -29,6 +29,7 @@ from console.hub.client import HubError
 from console.shell.i18n import tr
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
+from console.video.call import CallController, CallTile, install_calls
 from console.video.incident import INCIDENT_UPDATED, IncidentBoard
 from console.video.layout import PRESETS, WallLayout
 from console.video.wall import UrlResolver, VideoWall
@@ -98,8 +99,15 @@ class WallWindow(QWidget):
         self.wall.set_layout(layout)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.wall)
+        box.addWidget(self.wall, 2)
         connect_wall(self.wall, session)
+
+    def add_call_tile(self, tile: CallTile) -> None:
+        """Show a live call under the wall (it keeps its hang-up button)."""
+        tile.allow_wall(False)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.addWidget(tile, 1)
 
     def show_on_screen(self, index: int, *, full_screen: bool = True) -> None:
         screens = QGuiApplication.screens()
@@ -125,6 +133,9 @@ class VideoPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.wall_window: WallWindow | None = None
+        self.calls: CallController | None = None
+        self.call_tiles = QHBoxLayout()
+        """Live officer calls, above the cameras (``add_call_tile``)."""
         self.cameras = QListWidget()
         self.layouts = QComboBox()
         for preset in PRESETS:
@@ -145,6 +156,7 @@ class VideoPanel(QWidget):
         splitter.addWidget(self.wall)
         splitter.setStretchFactor(1, 3)
         box = QVBoxLayout(self)
+        box.addLayout(self.call_tiles)
         box.addWidget(splitter)
         connect_wall(self.wall, session)
         self.wall.sig_layout_changed.connect(lambda _layout: self._list_cameras())
@@ -167,6 +179,19 @@ class VideoPanel(QWidget):
         self.wall_window.show_on_screen(index)
         self.wall_window.raise_()
         return self.wall_window
+
+    def add_call_tile(self, tile: CallTile) -> None:
+        """Dock a call's tile in the panel; its "send to wall" moves it to the wall window."""
+        tile.setMinimumSize(240, 180)
+        tile.allow_wall(True)
+        tile.sig_send_to_wall.connect(lambda _call_id: self.send_call_to_wall(tile))
+        self.call_tiles.addWidget(tile)
+
+    def send_call_to_wall(self, tile: CallTile) -> WallWindow:
+        """Open the wall window and move the call there (closing the wall hangs up)."""
+        window = self.show_wall()
+        window.add_call_tile(tile)
+        return window
 
     def _wall_closed(self) -> None:
         self.wall_window = None
@@ -202,7 +227,7 @@ def install_incident_board(
     dock = QDockWidget(tr("Incident"), window)
     dock.setObjectName("incident-dock")
     dock.setWidget(board)
-    window.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    window.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea, side_tab=True)
     if session.hub is not None:
         session.hub.subscribe([INCIDENT_UPDATED])
     return board
@@ -218,10 +243,13 @@ def install(window: MainWindow, session: Session) -> VideoPanel:
     if session.hub is not None:
         session.hub.subscribe(list(VIDEO_TOPICS))
     install_incident_board(window, session, panel)
+    panel.calls = install_calls(session, place_tile=panel.add_call_tile)
 
     def close_wall() -> None:
         if panel.wall_window is not None:
             panel.wall_window.close()
+        if panel.calls is not None:
+            panel.calls.close()
 
     window.destroyed.connect(close_wall)
     return panel

@@ -563,7 +563,7 @@
     state.choroplethLegend.onAdd = function () {
       var div = L.DomUtil.create("div", "cm-legend cm-choropleth-legend");
       var rows = ["<b>" + escapeHtml(dv.title || "") + "</b>"];
-      for (var i = 0; i < CHOROPLETH.length; i++) {
+      for (var i = 0; i < (max > 0 ? CHOROPLETH.length : 1); i++) {
         var lo = Math.round((max * i) / CHOROPLETH.length), hi = Math.round((max * (i + 1)) / CHOROPLETH.length);
         rows.push("<div><i style=\"background:" + CHOROPLETH[i] + "\"></i>" + lo + "–" + hi + "</div>");
       }
