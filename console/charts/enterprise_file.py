@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.hub.client import HubError
-from console.shell.i18n import tr
+from console.shell.i18n import format_date, format_datetime, tr
 from console.shell.session import Session
 
 FILE_METHOD = "enterprise.file"
@@ -116,8 +116,8 @@ def local_time_text(value: Any) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone()
     if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
-        return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%d %H:%M")
+        return format_date(moment)
+    return format_datetime(moment)
 
 
 def district_names(snapshot: Mapping[str, Any]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QWidget
 
 from console.charts.model import HOURLY_30D, MINUTE_24H, REALTIME
-from console.shell.i18n import tr
+from console.shell.i18n import format_datetime, tr
 
 # Shading colour (RGBA) of each abnormal HJ 212 flag.
 FLAG_COLOURS = {
@@ -70,7 +70,7 @@ def alarm_kind_name(kind: str) -> str:
 
 def local_time(epoch_s: float) -> str:
     """A sample time in the machine's local time zone, as the time axis shows it."""
-    return datetime.fromtimestamp(epoch_s).strftime("%Y-%m-%d %H:%M:%S")
+    return format_datetime(datetime.fromtimestamp(epoch_s), seconds=True)
 
 
 def format_value(value: float | None) -> str:

@@ -14,16 +14,20 @@ import sys
 from typing import Any
 
 from console.core.paths import default_db_url
+from console.shell.settings import VideoWallSettings, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hub", metavar="URL", help="hub URL (default: embedded hub on --db)")
     parser.add_argument("--db", metavar="URL", help="database of the embedded hub")
-    parser.add_argument("--screen", type=int, default=0, help="screen index (default 0)")
+    parser.add_argument("--screen", type=int, help="screen index (default: from the settings)")
     parser.add_argument(
-        "--layout", default="9", help="1, 4, 9, 16, ROWSxCOLS, JSON spec or saved layout name"
+        "--layout",
+        help="1, 4, 9, 16, ROWSxCOLS, JSON spec or saved layout name (default: from the settings)",
     )
-    parser.add_argument("--tour", type=float, default=20.0, help="tour interval in seconds")
+    parser.add_argument(
+        "--tour", type=float, help="tour interval in seconds (default: from the settings)"
+    )
     parser.add_argument("--no-tour", action="store_true", help="do not start the tour")
     parser.add_argument("--windowed", action="store_true", help="a normal window, not full screen")
     parser.add_argument("--user", default="", help="username (the login dialog asks otherwise)")
@@ -32,6 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seat", default="", help="seat name (default: host name + '-wall')")
     parser.add_argument("--lang", choices=("zh_CN", "en"), default="zh_CN", help="UI language")
+
+
+def apply_wall_settings(args: argparse.Namespace, wall: VideoWallSettings) -> None:
+    """Fill --screen, --layout and --tour left out on the command line from the settings."""
+    if args.screen is None:
+        args.screen = wall.screen
+    if args.layout is None:
+        args.layout = wall.layout
+    if args.tour is None:
+        args.tour = wall.tour_seconds
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from console.video import VIDEO_TOPICS, WallWindow
     from console.video.layout import LayoutError, parse_layout
 
+    apply_wall_settings(args, load_settings().settings.video_wall)
     if args.hub and args.db:
         return _fail("--db only applies to the embedded hub; drop it when using --hub")
     if args.tour <= 0:

@@ -33,7 +33,7 @@ from console.dispatch.labels import (
     state_label,
     urgency_label,
 )
-from console.shell.i18n import tr
+from console.shell.i18n import format_datetime, tr
 
 Clock = Callable[[], datetime]
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -293,7 +293,7 @@ class TaskBoardModel(QAbstractTableModel):
             return self._names.get(adcode, adcode)
         if column == Column.DEADLINE:
             deadline = parse_time(task.get("deadline"))
-            return "" if deadline is None else deadline.astimezone().strftime("%m-%d %H:%M")
+            return "" if deadline is None else format_datetime(deadline)
         left = seconds_left(task, self.clock())
         if left is None:
             return "—"

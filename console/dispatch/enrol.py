@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.dispatch.board_model import parse_time
-from console.shell.i18n import tr
+from console.shell.i18n import format_datetime, tr
 
 QUIET_ZONE = 4  # modules of white border the QR standard asks for
 MODULE_PX = 6
@@ -81,9 +81,7 @@ class EnrolDialog(QDialog):
         self.token = QLineEdit(str(enrolment["token"]))
         self.token.setReadOnly(True)
         expires = parse_time(enrolment.get("expires_at"))
-        self.expires = QLabel(
-            tr("never") if expires is None else expires.astimezone().strftime("%Y-%m-%d %H:%M")
-        )
+        self.expires = QLabel(tr("never") if expires is None else format_datetime(expires))
         form = QFormLayout()
         form.addRow(tr("Link"), self.url)
         form.addRow(tr("Token"), self.token)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from console.dispatch.board_model import parse_time
 from console.dispatch.labels import category_label, urgency_label
 from console.hub.client import HubError
-from console.shell.i18n import tr
+from console.shell.i18n import format_datetime, tr
 from console.shell.session import Session
 
 DISPATCH_METHOD = "task.dispatch"
@@ -233,7 +233,7 @@ class RecommendationPanel(QWidget):
                 str(duplicate["complaint_id"]),
                 format_distance(duplicate.get("distance_m")),
                 reason_label(str(duplicate.get("reason", ""))),
-                "" if received is None else received.astimezone().strftime("%m-%d %H:%M"),
+                "" if received is None else format_datetime(received),
             )
             for column, text in enumerate(texts):
                 self.duplicates.setItem(row, column, QTableWidgetItem(text))

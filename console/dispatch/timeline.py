@@ -34,7 +34,7 @@ from console.dispatch.attachments import AttachmentList
 from console.dispatch.board_model import parse_time
 from console.dispatch.labels import action_label, kind_label, state_label, urgency_label
 from console.hub.client import HubError
-from console.shell.i18n import tr
+from console.shell.i18n import format_datetime, tr
 from console.shell.session import Session
 
 GET_METHOD = "task.get"
@@ -74,7 +74,7 @@ def field_label(key: str) -> str:
 
 def format_time(value: object) -> str:
     parsed = parse_time(value)
-    return "" if parsed is None else parsed.astimezone().strftime("%m-%d %H:%M:%S")
+    return "" if parsed is None else format_datetime(parsed, seconds=True)
 
 
 def actions_for(task: Mapping[str, Any], role: str) -> list[Action]:

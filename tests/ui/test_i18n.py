@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMenu
+from pytestqt.qtbot import QtBot
 
 import console
+from console.app import install_features
 from console.shell import i18n
+from console.shell.main_window import MainWindow
+from console.shell.session import Session
 
 CONSOLE_DIR = Path(console.__file__).parent
 # Qt text setters whose first argument is user-facing text.
@@ -175,3 +179,43 @@ def test_qt_standard_buttons_are_chinese(qapp: QApplication) -> None:
         assert box.button(QDialogButtonBox.StandardButton.Cancel).text() == "取消"
     finally:
         box.deleteLater()
+
+
+def _menu_texts(menu: QMenu) -> list[str]:
+    """Every entry of a menu and its sub-menus (separators have no text)."""
+    texts = []
+    for action in menu.actions():
+        if action.text():
+            texts.append(action.text())
+        if action.menu() is not None:
+            texts += _menu_texts(action.menu())
+    return texts
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_main_window_menus_follow_the_language(qtbot: QtBot, language: str) -> None:
+    """With every feature installed, English shows no Chinese menu text and zh_CN no English."""
+    try:
+        i18n.set_language(language)
+        window = MainWindow(Session())
+        qtbot.addWidget(window)
+        install_features(window, Session())
+        menus = [action.text() for action in window.menuBar().actions()]
+        entries = [
+            text for action in window.menuBar().actions() for text in _menu_texts(action.menu())
+        ]
+        if language == "en":
+            assert menus[:1] == ["&File"]
+            assert "&Help" in menus
+            assert "&Settings…" in entries
+            assert [text for text in menus + entries if _has_chinese(text)] == []
+            assert not _has_chinese(window.windowTitle())
+        else:
+            assert menus[:1] == ["文件(&F)"]
+            assert all(_has_chinese(text) for text in menus)
+    finally:
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
