@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from console.charts.model import AlarmCard, AlarmWallModel, OutletDirectory
 from console.charts.style import LIMIT_PEN, adopt_orphans, alarm_kind_name, format_value
 from console.hub.client import HubError
+from console.shell.alarm_sound import AlarmSound
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -110,6 +111,7 @@ class AlarmWall(QWidget):
         super().__init__(parent)
         self.session = session
         self.model = AlarmWallModel()
+        self.alarm_sound = AlarmSound(self)
         self.directory = OutletDirectory(session.snapshot)
         self.cards: dict[str, AlarmCardWidget] = {}
         self.status = QLabel()
@@ -142,6 +144,13 @@ class AlarmWall(QWidget):
         )
 
     def apply_events(self, events: list[dict[str, Any]]) -> None:
+        self.alarm_sound.play_worst(
+            [
+                str(event["data"].get("severity"))
+                for event in events
+                if event.get("topic") == "alarm.raised" and isinstance(event.get("data"), dict)
+            ]
+        )
         structure_changed, redraw = self.model.apply_events(events)
         if structure_changed:
             self._relayout()

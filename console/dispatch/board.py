@@ -3,7 +3,8 @@
 One 1 s timer drives every countdown through ``TaskBoardModel.tick`` (it repaints only the
 countdown column). ``task.updated``/``task.overdue`` events arrive in the session's batches
 and are upserted; the hub sends ``task.overdue`` only to the owning organisation's seats,
-so every one that arrives here raises the alarm: a status message, a beep and a flash.
+so every one that arrives here raises the alarm: a status message, the alarm sound (as set
+in the settings) and a flash.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -38,6 +38,7 @@ from console.dispatch.board_model import (
 )
 from console.dispatch.labels import urgency_label
 from console.hub.client import HubError
+from console.shell.alarm_sound import AlarmSound
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -63,6 +64,7 @@ class DispatchBoard(QWidget):
         super().__init__(parent)
         self.session = session
         self.model = TaskBoardModel(clock, self)
+        self.alarm_sound = AlarmSound(self)
         self.proxy = TaskBoardFilter(self.model, self)
         self.tabs = QTabBar()
         self.tabs.setObjectName("dispatch.board.tabs")
@@ -169,7 +171,7 @@ class DispatchBoard(QWidget):
                 assignee=self.model.assignee_name(task),
             )
         )
-        QApplication.beep()
+        self.alarm_sound.play("warning")
         self._flashes_left = FLASH_TIMES
         self._flash_timer.start()
         self.sig_overdue_alarm.emit(task)
