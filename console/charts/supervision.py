@@ -4,6 +4,8 @@ The ranking comes from the hub's ``authenticity.ranking`` (scores of the stored 
 lowest = most suspicious). Choosing a row selects the outlet in the session, so the outlet
 chart opens, and asks for the evidence hours to be highlighted on it; "create targeted
 inspection" sends ``inspection.create`` and makes the new task the session's current task.
+After the inspection, "falsification confirmed" / "inspected: clean" send
+``authenticity.outcome`` (the inspection task prefilled), which feeds the weight re-fit.
 ``install_supervision`` adds this dock, the enterprise file, the leader dashboard and the
 double-random draw dialog to the window.
 """
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -41,6 +44,7 @@ from console.shell.session import Session
 
 RANKING_METHOD = "authenticity.ranking"
 INSPECTION_METHOD = "inspection.create"
+OUTCOME_METHOD = "authenticity.outcome"
 MAX_REASON_CHARS = 2000  # the hub's limit for an inspection reason
 RANKING_DAYS = 30
 RANKING_LIMIT = 50
@@ -74,6 +78,9 @@ class SuspicionRanking(QWidget):
     sig_inspection_created = Signal(object)
     """``inspection.create`` answered; carries the new task dict."""
 
+    sig_outcome_recorded = Signal(object)
+    """``authenticity.outcome`` answered; carries its reply (outcome id, count, refit)."""
+
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
@@ -102,17 +109,31 @@ class SuspicionRanking(QWidget):
         self.inspect_button = QPushButton(tr("Create targeted inspection"))
         self.inspect_button.setEnabled(False)
         self.inspect_button.clicked.connect(self.create_inspection)
+        self.outcome_task = QLineEdit()
+        self.outcome_task.setPlaceholderText(tr("Inspection task id (optional)"))
+        self.confirmed_button = QPushButton(tr("Falsification confirmed"))
+        self.clean_button = QPushButton(tr("Inspected: clean"))
+        self.confirmed_button.clicked.connect(lambda: self.record_outcome(True))
+        self.clean_button.clicked.connect(lambda: self.record_outcome(False))
+        self._inspections: dict[str, str] = {}  # enterprise id -> its latest inspection task
         bar = QHBoxLayout()
         bar.addWidget(self.refresh_button)
         bar.addStretch(1)
         bar.addWidget(self.inspect_button)
+        outcome_bar = QHBoxLayout()
+        outcome_bar.addWidget(QLabel(tr("Inspection outcome:")))
+        outcome_bar.addWidget(self.outcome_task, 1)
+        outcome_bar.addWidget(self.confirmed_button)
+        outcome_bar.addWidget(self.clean_button)
         self.status = QLabel()
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
+        layout.addLayout(outcome_bar)
         layout.addWidget(self.status)
+        self._enable_actions()
 
     def refresh(self) -> None:
         """Ask the hub for the ranking of the last 30 days."""
@@ -149,7 +170,7 @@ class SuspicionRanking(QWidget):
                 if column == 5:
                     item.setToolTip("\n".join(str(r) for r in reasons))
                 self.table.setItem(index, column, item)
-        self.inspect_button.setEnabled(False)
+        self._enable_actions()
         self.status.setText(tr("{count} enterprises scored", count=len(self.rows)))
         self.sig_loaded.emit(len(self.rows))
 
@@ -192,18 +213,63 @@ class SuspicionRanking(QWidget):
             on_error=self._on_error,
         )
 
+    def record_outcome(self, falsification_confirmed: bool) -> None:
+        """Send ``authenticity.outcome`` for the chosen enterprise (task id if one is given)."""
+        row = self.selected()
+        hub = self.session.hub
+        if row is None:
+            return
+        if hub is None:
+            self.status.setText(tr("Not connected to the hub"))
+            return
+        params: dict[str, Any] = {
+            "enterprise_id": row["enterprise_id"],
+            "falsification_confirmed": falsification_confirmed,
+        }
+        task_id = self.outcome_task.text().strip()
+        if task_id:
+            params["task_id"] = task_id
+        self.confirmed_button.setEnabled(False)
+        self.clean_button.setEnabled(False)
+        self.status.setText(tr("Recording the inspection outcome…"))
+        hub.request(OUTCOME_METHOD, params, on_result=self._on_outcome, on_error=self._on_error)
+
+    def _on_outcome(self, reply: Any) -> None:
+        self._enable_actions()
+        refit = reply.get("refit") or {}
+        if refit.get("refitted"):
+            result = tr("weights re-fitted, now version {version}", version=refit.get("version"))
+        else:
+            result = tr("weights unchanged: {reason}", reason=refit.get("reason") or "")
+        self.status.setText(
+            tr(
+                "Outcome recorded ({count} stored); {result}",
+                count=reply.get("outcomes", 0),
+                result=result,
+            )
+        )
+        self.sig_outcome_recorded.emit(reply)
+
+    def _enable_actions(self) -> None:
+        chosen = self.selected() is not None
+        for button in (self.inspect_button, self.confirmed_button, self.clean_button):
+            button.setEnabled(chosen)
+
     def _on_inspection(self, reply: Any) -> None:
         task = reply["task"]
-        self.inspect_button.setEnabled(self.selected() is not None)
+        self._inspections[str(task.get("enterprise_id", ""))] = str(task["id"])
+        self.outcome_task.setText(str(task["id"]))
+        self._enable_actions()
         self.status.setText(tr("Inspection task {task} created", task=task["id"]))
         self.sig_inspection_created.emit(task)
         self.session.set_current_task(str(task["id"]))
 
     def _on_row_selected(self) -> None:
         row = self.selected()
-        self.inspect_button.setEnabled(row is not None)
+        self._enable_actions()
         if row is None:
             return
+        self.outcome_task.setText(self._inspections.get(str(row["enterprise_id"]), ""))
         outlet_id = row.get("outlet_id")
         if outlet_id:
             self.session.select("outlet", str(outlet_id))
@@ -214,7 +280,7 @@ class SuspicionRanking(QWidget):
             self.session.select("enterprise", str(row["enterprise_id"]))
 
     def _on_error(self, error: HubError) -> None:
-        self.inspect_button.setEnabled(self.selected() is not None)
+        self._enable_actions()
         self.status.setText(
             tr("Request failed ({code}): {detail}", code=error.code, detail=error.detail)
         )

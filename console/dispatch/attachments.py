@@ -6,23 +6,36 @@ the GUI thread's event loop without blocking it; the bytes are checked against t
 SHA-256 the officer's phone declared before the thumbnail is shown. Voice memos stream
 into QMediaPlayer from a fresh signed URL each time they are played. New attachments
 appear live from ``attachment.added`` events.
+
+``ComplaintFiles`` is the other direction: files picked (or dropped) in the intake form are
+uploaded to the complaint once it exists, in chunks over the console link
+(``complaint.attachment.*``, the link caps a message at 1 MiB). Hashing runs on a worker
+thread; the requests go through the hub link, whose callbacks arrive on the GUI thread.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import mimetypes
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QPixmap
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -56,7 +69,7 @@ def size_label(size: int) -> str:
 
 
 def kind_label(kind: str) -> str:
-    labels = {"photo": tr("Photo"), "voice": tr("Voice memo")}
+    labels = {"photo": tr("Photo"), "voice": tr("Voice memo"), "complaint": tr("Complaint file")}
     return labels.get(kind, kind)
 
 
@@ -126,7 +139,11 @@ class AttachmentList(QWidget):
         if attachment_id in self.thumbnails:
             item.setIcon(QIcon(QPixmap.fromImage(self.thumbnails[attachment_id])))
         self.list.addItem(item)
-        if attachment.get("kind") == "photo" and attachment_id not in self.thumbnails:
+        is_image = attachment.get("kind") == "photo" or (
+            attachment.get("kind") == "complaint"
+            and str(attachment.get("mime")).startswith("image/")
+        )
+        if is_image and attachment_id not in self.thumbnails:
             self._request_url(attachment_id, self._fetch)
 
     def apply_events(self, events: list[dict[str, Any]]) -> None:
@@ -271,3 +288,250 @@ class AttachmentList(QWidget):
         self.sig_message.emit(
             tr("Hub error {code}: {detail}", code=error.code, detail=error.detail)
         )
+
+
+# ---- complaint files at intake --------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+"""The hub's cap on one complaint file (``complaint.attachment.begin``)."""
+UPLOAD_CHUNK_BYTES = 512 * 1024
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(slots=True)
+class _Pending:
+    path: Path
+    size: int
+    sha256: str = ""
+
+
+class ComplaintFiles(QWidget):
+    """Files to attach to the complaint being registered; ``upload`` sends them to the hub."""
+
+    sig_uploaded = Signal(object)
+    """One file is stored on the hub: ``complaint.attachment.end``'s attachment dict."""
+
+    sig_finished = Signal()
+    """The upload run ended (every file uploaded, or stopped at an error shown in the widget)."""
+
+    _sig_hashed = Signal(str, str)  # worker thread -> GUI thread: (path, sha256 or "")
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.files: list[_Pending] = []
+        self.complaint_id = ""
+        self.sent = 0
+        self.uploading = False
+        self.list = QListWidget()
+        self.list.setMaximumHeight(80)
+        self.add_button = QPushButton(tr("Add files…"))
+        self.remove_button = QPushButton(tr("Remove"))
+        self.retry_button = QPushButton(tr("Retry upload"))
+        self.retry_button.hide()
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addWidget(self.retry_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        self.setAcceptDrops(True)
+        self.add_button.clicked.connect(self._choose)
+        self.remove_button.clicked.connect(self._remove_current)
+        self.retry_button.clicked.connect(lambda: self.upload(self.complaint_id))
+        self._sig_hashed.connect(self._on_hashed)
+
+    # ---- public -----------------------------------------------------------------------
+
+    def add_files(self, paths: list[str]) -> None:
+        """Queue regular files; too large or unreadable ones are refused with a message."""
+        problems: list[str] = []
+        for name in paths:
+            path = Path(name)
+            if not path.is_file():
+                problems.append(tr("{name} is not a readable file.", name=path.name))
+                continue
+            size = path.stat().st_size
+            if size == 0 or size > MAX_UPLOAD_BYTES:
+                problems.append(
+                    tr(
+                        "{name} must be 1 byte to 50 MB ({size}).",
+                        name=path.name,
+                        size=size_label(size),
+                    )
+                )
+                continue
+            if any(f.path == path for f in self.files):
+                continue
+            self.files.append(_Pending(path, size))
+            item = QListWidgetItem(f"{path.name} · {size_label(size)}")
+            item.setToolTip(str(path))
+            self.list.addItem(item)
+        self._show(" ".join(problems), error=bool(problems))
+
+    def clear(self) -> None:
+        """Forget the queued files (not while they are being uploaded)."""
+        if self.uploading:
+            return
+        self.files.clear()
+        self.list.clear()
+        self.progress.hide()
+
+    def upload(self, complaint_id: str) -> bool:
+        """Send the queued files to ``complaint_id`` one after the other; False if none."""
+        if not self.files or self.uploading or self.session.hub is None:
+            return False
+        self.complaint_id = complaint_id
+        self.uploading = True
+        self.sent = 0
+        self.retry_button.hide()
+        self.add_button.setEnabled(False)
+        self.remove_button.setEnabled(False)
+        self.progress.setRange(0, sum(f.size for f in self.files))
+        self.progress.setValue(0)
+        self.progress.show()
+        self._next()
+        return True
+
+    # ---- drag and drop ----------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls() and not self.uploading:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        self.add_files([url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()])
+        event.acceptProposedAction()
+
+    # ---- private ----------------------------------------------------------------------
+
+    def _choose(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, tr("Attach files to the complaint"))
+        self.add_files(names)
+
+    def _remove_current(self) -> None:
+        row = self.list.currentRow()
+        if row >= 0 and not self.uploading:
+            self.list.takeItem(row)
+            del self.files[row]
+
+    def _show(self, text: str, *, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #b3261e;" if error else "")
+        self.status.setText(text)
+
+    def _next(self) -> None:
+        """Hash the first queued file off the GUI thread, then begin its upload."""
+        if not self.files:
+            self._end(tr("All files uploaded."), error=False)
+            return
+        pending = self.files[0]
+        self._show(tr("Uploading {name}…", name=pending.path.name))
+
+        def work() -> None:
+            try:
+                digest = file_sha256(pending.path)
+            except OSError:
+                digest = ""
+            self._sig_hashed.emit(str(pending.path), digest)
+
+        threading.Thread(target=work, name="complaint-file-hash", daemon=True).start()
+
+    def _on_hashed(self, path: str, digest: str) -> None:
+        pending = self.files[0]
+        if not digest or str(pending.path) != path:
+            self._end(tr("{name} could not be read.", name=pending.path.name), error=True)
+            return
+        pending.sha256 = digest
+        mime = mimetypes.guess_type(pending.path.name)[0] or "application/octet-stream"
+        self._request(
+            "complaint.attachment.begin",
+            {
+                "complaint_id": self.complaint_id,
+                "name": pending.path.name,
+                "mime": mime,
+                "size": pending.size,
+                "sha256": digest,
+            },
+            lambda result: self._send_from(str(result["upload_id"]), int(result["received"])),
+        )
+
+    def _send_from(self, upload_id: str, offset: int) -> None:
+        pending = self.files[0]
+        self.progress.setValue(self.sent + offset)
+        if offset >= pending.size:
+            self._request("complaint.attachment.end", {"upload_id": upload_id}, self._on_file_done)
+            return
+        try:
+            with pending.path.open("rb") as source:
+                source.seek(offset)
+                data = source.read(UPLOAD_CHUNK_BYTES)
+        except OSError as exc:
+            self._end(
+                tr(
+                    "{name} could not be read: {error}",
+                    name=pending.path.name,
+                    error=exc.strerror or "",
+                ),
+                error=True,
+            )
+            return
+        self._request(
+            "complaint.attachment.chunk",
+            {"upload_id": upload_id, "offset": offset, "data_b64": base64.b64encode(data).decode()},
+            lambda result: self._send_from(upload_id, int(result["received"])),
+        )
+
+    def _on_file_done(self, result: dict[str, Any]) -> None:
+        pending = self.files.pop(0)
+        self.list.takeItem(0)
+        self.sent += pending.size
+        self.progress.setValue(self.sent)
+        self.sig_uploaded.emit(result["attachment"])
+        self._next()
+
+    def _request(
+        self, method: str, params: dict[str, Any], on_result: Callable[[Any], None]
+    ) -> None:
+        if self.session.hub is None:
+            self._end(tr("Not connected to the hub."), error=True)
+            return
+        self.session.hub.request(method, params, on_result=on_result, on_error=self._on_error)
+
+    def _on_error(self, error: HubError) -> None:
+        name = self.files[0].path.name if self.files else ""
+        self._end(
+            tr(
+                "Uploading {name} failed ({code}): {detail}",
+                name=name,
+                code=error.code,
+                detail=error.detail,
+            ),
+            error=True,
+        )
+
+    def _end(self, message: str, *, error: bool) -> None:
+        self.uploading = False
+        self.add_button.setEnabled(True)
+        self.remove_button.setEnabled(True)
+        # What is left stays queued: the hub keeps the received bytes, a retry resumes there.
+        self.retry_button.setVisible(error and bool(self.files))
+        if not error:
+            self.progress.hide()
+        self._show(message, error=error)
+        self.sig_finished.emit()

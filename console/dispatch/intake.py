@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from console.core.complaints import Category, Channel, Urgency, mask_phone
 from console.core.geo import Datum
+from console.dispatch.attachments import ComplaintFiles
 from console.dispatch.labels import category_label, channel_label, urgency_label
 from console.hub.client import HubError
 from console.shell.i18n import tr
@@ -141,6 +142,8 @@ class IntakePanel(QWidget):
         self.form_error.setStyleSheet(ERROR_STYLE)
         self.form_error.setWordWrap(True)
         self.form_error.hide()
+        self.files = ComplaintFiles(session)
+        self.files.sig_uploaded.connect(self._on_file_uploaded)
 
         self.errors: dict[str, QLabel] = {}
         form = QFormLayout()
@@ -159,6 +162,7 @@ class IntakePanel(QWidget):
         holder.setLayout(coordinates)
         coordinates.setContentsMargins(0, 0, 0, 0)
         form.addRow(tr("Coordinates"), self._with_error("location", holder))
+        form.addRow(tr("Files"), self.files)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.clear_button)
@@ -275,6 +279,7 @@ class IntakePanel(QWidget):
         self.description.clear()
         self.enterprise_id = None
         self.datum.setCurrentIndex(0)
+        self.files.clear()
         self._clear_errors()
 
     # ---- private ----------------------------------------------------------------------
@@ -317,10 +322,20 @@ class IntakePanel(QWidget):
     def _on_created(self, result: dict[str, Any]) -> None:
         self.busy = False
         self.submit_button.setEnabled(True)
-        self.clear()
         complaint = result.get("complaint", {})
+        self.files.upload(str(complaint.get("id", "")))  # before clear(): it keeps them then
+        self.clear()
         self.sig_message.emit(tr("Complaint {id} registered.", id=complaint.get("id", "")))
         self.sig_created.emit(result)
+
+    def _on_file_uploaded(self, attachment: dict[str, Any]) -> None:
+        self.sig_message.emit(
+            tr(
+                "File {name} attached to complaint {id}.",
+                name=attachment.get("name", ""),
+                id=attachment.get("complaint_id", ""),
+            )
+        )
 
     def _on_error(self, error: HubError) -> None:
         self.busy = False

@@ -519,6 +519,13 @@ async def complaint_get(ctx: CallContext, params: ComplaintGetParams) -> dict[st
         **complaint_json(complaint, reveal),
         "also_reported_by": [complaint_json(c, reveal) for c in also],
         "tasks": [task_json(t, now) for t in tasks if task_visible(ctx.principal.scope, t)],
+        # Files uploaded with complaint.attachment.* (their task_id column holds the complaint id).
+        "attachments": [
+            a.to_json()
+            for a in await hub.db.run(
+                FieldRepo(hub.store.engine).attachments_for_task, complaint.id
+            )
+        ],
     }
 
 
@@ -845,6 +852,10 @@ async def task_get(ctx: CallContext, params: TaskGetParams) -> dict[str, Any]:
         else await hub.db.run(repo.get_complaint, record.task.complaint_id)
     )
     attachments = await hub.db.run(FieldRepo(hub.store.engine).attachments_for_task, record.task.id)
+    if record.task.complaint_id is not None:  # files that came with the complaint
+        attachments += await hub.db.run(
+            FieldRepo(hub.store.engine).attachments_for_task, record.task.complaint_id
+        )
     return {
         "task": task_json(record, utc_now()),
         "events": events,

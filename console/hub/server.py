@@ -21,6 +21,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 import console
+import console.hub.complaint_attachments  # registers complaint.attachment.begin/chunk/end
 import console.hub.dispatch_methods  # registers complaint.*, task.*, tasks.board, audit ...
 import console.hub.incident_methods  # registers incident.* (emergency incidents)
 import console.hub.methods  # registers the built-in methods
