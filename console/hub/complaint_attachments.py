@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from console.hub.dispatch_methods import DISPATCH_ROLES, _audit, _visible_complaint
+from console.hub.dispatch_methods import DISPATCH_ROLES, audit_entry, visible_complaint
 from console.hub.field_link import (
     ATTACHMENT_ADDED,
     FIELD_LINKS,
@@ -120,7 +120,7 @@ async def attachment_begin(ctx: CallContext, params: BeginParams) -> dict[str, A
             f"file {params.name!r} has {params.size} bytes; the limit is {MAX_FILE_BYTES} "
             f"({MAX_FILE_BYTES // (1024 * 1024)} MB)",
         )
-    complaint = await _visible_complaint(ctx, params.complaint_id)
+    complaint = await visible_complaint(ctx, params.complaint_id)
     link = _link(ctx)
     username = ctx.principal.user.username
     upload_id = hashlib.sha256(
@@ -210,7 +210,7 @@ async def attachment_end(ctx: CallContext, params: EndParams) -> dict[str, Any]:
     )
     await ctx.hub.db.run(
         DispatchRepo(ctx.hub.store).audit,
-        _audit(
+        audit_entry(
             ctx,
             now,
             "complaint.attachment",

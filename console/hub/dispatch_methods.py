@@ -163,16 +163,6 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def owned_orgs(world: World | None, scope: Scope) -> frozenset[str]:
-    """The caller's organisation and every organisation below it (``Scope.owned``).
-
-    ``world`` is not needed any more (the scope is built from it); the signature stays for
-    existing callers.
-    """
-    del world
-    return scope.owned
-
-
 def task_visible(scope: Scope, task: TaskRecord) -> bool:
     """The same rule as for task events (``Scope.sees``): district and owning organisation."""
     return scope.sees(task.task.district_adcode, task.task.owner_org_id)
@@ -280,18 +270,21 @@ def _day_start(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-def _actor(ctx: CallContext) -> Actor:
+def actor_of(ctx: CallContext) -> Actor:
+    """The calling console user as the state machine's actor."""
     user = ctx.principal.user
     return Actor(user=user.username, seat=ctx.principal.seat, role=ActorRole(user.role.value))
 
 
-def _audit(ctx: CallContext, at: datetime, action: str, **fields: Any) -> AuditEntry:
+def audit_entry(ctx: CallContext, at: datetime, action: str, **fields: Any) -> AuditEntry:
+    """An audit-log entry for what the calling console user did."""
     return AuditEntry(
         at=at, user=ctx.principal.user.username, seat=ctx.principal.seat, action=action, **fields
     )
 
 
-async def _visible_complaint(ctx: CallContext, complaint_id: str) -> Complaint:
+async def visible_complaint(ctx: CallContext, complaint_id: str) -> Complaint:
+    """The complaint, if it exists and lies in the caller's scope (else a method error)."""
     hub = ctx.hub
     complaint = await hub.db.run(DispatchRepo(hub.store).get_complaint, complaint_id)
     if complaint is None:
@@ -412,7 +405,7 @@ async def complaint_create(ctx: CallContext, params: ComplaintCreateParams) -> d
     locator = await _locator(hub)
     duplicates = await _duplicates(hub, locator, complaint, scope)
     repo = DispatchRepo(hub.store)
-    audit = _audit(
+    audit = audit_entry(
         ctx,
         complaint.received_at,
         "complaint.create",
@@ -462,11 +455,11 @@ class MergeParams(msgspec.Struct, forbid_unknown_fields=True):
 @method("complaint.merge", params=MergeParams, roles=DISPATCH_ROLES)
 async def complaint_merge(ctx: CallContext, params: MergeParams) -> dict[str, Any]:
     """Fold a repeated report into the case it repeats ("also reported by")."""
-    await _visible_complaint(ctx, params.complaint_id)
-    await _visible_complaint(ctx, params.into_complaint_id)
+    await visible_complaint(ctx, params.complaint_id)
+    await visible_complaint(ctx, params.into_complaint_id)
     hub = ctx.hub
     repo = DispatchRepo(hub.store)
-    audit = _audit(
+    audit = audit_entry(
         ctx,
         utc_now(),
         "complaint.merge",
@@ -498,7 +491,7 @@ class ComplaintGetParams(msgspec.Struct, forbid_unknown_fields=True):
 @method("complaint.get", params=ComplaintGetParams)
 async def complaint_get(ctx: CallContext, params: ComplaintGetParams) -> dict[str, Any]:
     """One complaint with the reports merged into it; contact shown only on audited request."""
-    complaint = await _visible_complaint(ctx, params.id)
+    complaint = await visible_complaint(ctx, params.id)
     hub = ctx.hub
     repo = DispatchRepo(hub.store)
     reveal = params.reveal_contact
@@ -510,7 +503,7 @@ async def complaint_get(ctx: CallContext, params: ComplaintGetParams) -> dict[st
             )
         await hub.db.run(
             repo.audit,
-            _audit(ctx, utc_now(), "complaint.reveal_contact", complaint_id=complaint.id),
+            audit_entry(ctx, utc_now(), "complaint.reveal_contact", complaint_id=complaint.id),
         )
     also = await hub.db.run(repo.also_reported_by, complaint.id)
     tasks = await hub.db.run(repo.tasks_for_complaint, complaint.id)
@@ -566,7 +559,7 @@ class DispatchParams(msgspec.Struct, forbid_unknown_fields=True):
 async def task_dispatch(ctx: CallContext, params: DispatchParams) -> dict[str, Any]:
     """Send a verification task for a complaint to a grid officer (default: the recommended)."""
     hub = ctx.hub
-    complaint = await _visible_complaint(ctx, params.complaint_id)
+    complaint = await visible_complaint(ctx, params.complaint_id)
     if complaint.merged_into is not None:
         raise MethodError(
             ErrorCode.BAD_REQUEST,
@@ -607,7 +600,7 @@ async def task_dispatch(ctx: CallContext, params: DispatchParams) -> dict[str, A
         kind=OUTBOX_ASSIGNED,
         payload=_device_payload(task_id, draft, complaint, deadline, params.note),
     )
-    audit = _audit(
+    audit = audit_entry(
         ctx,
         now,
         "task.dispatch",
@@ -621,7 +614,7 @@ async def task_dispatch(ctx: CallContext, params: DispatchParams) -> dict[str, A
             task_id,
             now,
             deadline,
-            _actor(ctx),
+            actor_of(ctx),
             lon=complaint.lon,
             lat=complaint.lat,
             grid_id=found.grid.id,
@@ -711,7 +704,7 @@ async def task_action(ctx: CallContext, params: TaskActionParams) -> dict[str, A
             lambda: repo.apply_action(
                 params.task_id,
                 action,
-                _actor(ctx),
+                actor_of(ctx),
                 now,
                 expected_version=params.expected_version,
                 payload=payload,

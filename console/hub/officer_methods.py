@@ -19,7 +19,6 @@ from websockets.asyncio.server import ServerConnection
 
 from console.core.model import Officer, Role
 from console.core.tasks import TaskState
-from console.hub.dispatch_methods import owned_orgs
 from console.hub.field_link import FIELD_LINKS, FieldLink
 from console.hub.protocol import ErrorCode
 from console.hub.registry import MethodError, NoParams, method
@@ -159,7 +158,7 @@ async def officers_roster(ctx: CallContext, params: NoParams) -> list[dict[str, 
     scope = ctx.principal.scope
     officers = [o for o in hub.world.officers if scope.covers(o.district_adcode)]
     districts = sorted(scope.districts)
-    owners = sorted(owned_orgs(hub.world, scope))
+    owners = sorted(scope.owned)
     now = utc_now()
     dispatch = DispatchRepo(hub.store)
 

@@ -35,13 +35,14 @@ from console.core.draw import (
 )
 from console.core.geo import Datum
 from console.core.model import Enterprise, Officer, OutletKind, World
-from console.core.tasks import Actor, ActorRole, TaskDraft, TaskKind, create_task
+from console.core.tasks import TaskDraft, TaskKind, create_task
 from console.hub.dispatch_methods import (
     DISPATCH_ROLES,
     TASK_UPDATED,
+    actor_of,
+    audit_entry,
     locate_point,
     new_id,
-    owned_orgs,
     publish_task,
     recommend,
     task_json,
@@ -64,7 +65,7 @@ from console.monitoring.authenticity import (
     score_enterprises,
 )
 from console.store import camera_repo
-from console.store.dispatch_repo import OUTBOX_ASSIGNED, AuditEntry, DispatchRepo, OutboxDraft
+from console.store.dispatch_repo import OUTBOX_ASSIGNED, DispatchRepo, OutboxDraft
 from console.store.supervision_repo import DrawTask, HourlyRow, SupervisionRepo
 from console.store.timeseries import TimeSeriesStore
 
@@ -326,22 +327,6 @@ def _category(enterprise: Enterprise) -> Category:
     if kinds == {OutletKind.GAS}:
         return Category.AIR
     return Category.WATER if OutletKind.WATER in kinds else Category.OTHER
-
-
-def _actor(ctx: CallContext) -> Actor:
-    user = ctx.principal.user
-    return Actor(user=user.username, seat=ctx.principal.seat, role=ActorRole(user.role.value))
-
-
-def _audit(ctx: CallContext, at: datetime, action: str, task_id: str, detail: Any) -> AuditEntry:
-    return AuditEntry(
-        at=at,
-        user=ctx.principal.user.username,
-        seat=ctx.principal.seat,
-        action=action,
-        task_id=task_id,
-        detail=detail,
-    )
 
 
 # --- enterprise file -------------------------------------------------------------------------
@@ -623,8 +608,12 @@ async def inspection_create(ctx: CallContext, params: InspectionParams) -> dict[
             "evidence": evidence,
         },
     )
-    audit = _audit(
-        ctx, now, "inspection.create", task_id, {"reason": params.reason, "evidence": evidence}
+    audit = audit_entry(
+        ctx,
+        now,
+        "inspection.create",
+        task_id=task_id,
+        detail={"reason": params.reason, "evidence": evidence},
     )
     repo = DispatchRepo(hub.store)
     record, _entry = await hub.db.run(
@@ -633,7 +622,7 @@ async def inspection_create(ctx: CallContext, params: InspectionParams) -> dict[
             task_id,
             now,
             deadline,
-            _actor(ctx),
+            actor_of(ctx),
             lon=enterprise.lon,
             lat=enterprise.lat,
             grid_id=found.grid.id,
@@ -697,7 +686,7 @@ async def draw_run(ctx: CallContext, params: DrawRunParams) -> dict[str, Any]:
     squads = {s.id: s for s in world.squads}
     draw_id = new_id("D", now)
     policy = hub.config.sla
-    actor = _actor(ctx)
+    actor = actor_of(ctx)
     tasks = []
     for selection in record.selections:
         enterprise = by_id[selection.enterprise_id]
@@ -729,8 +718,12 @@ async def draw_run(ctx: CallContext, params: DrawRunParams) -> dict[str, Any]:
                 lon=enterprise.lon,
                 lat=enterprise.lat,
                 grid_id=enterprise.grid_id,
-                audit=_audit(
-                    ctx, now, "draw.run", task_id, {"draw_id": draw_id, "inspectors": inspectors}
+                audit=audit_entry(
+                    ctx,
+                    now,
+                    "draw.run",
+                    task_id=task_id,
+                    detail={"draw_id": draw_id, "inspectors": inspectors},
                 ),
                 note=f"{record.plan.name}: {', '.join(inspectors)}",
             )
@@ -815,7 +808,7 @@ async def dashboard_districts(ctx: CallContext, params: DashboardParams) -> dict
     tasks = await hub.db.run(
         DispatchRepo(hub.store).district_figures,
         districts,
-        sorted(owned_orgs(world, scope)),
+        sorted(scope.owned),
         now,
         day_start.astimezone(UTC),
     )
