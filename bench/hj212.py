@@ -7,7 +7,8 @@ and hourly (2061) uploads.
 End to end (``--stations``, 0 to skip): a hub with the monitoring service on SQLite and on a
 throwaway PostgreSQL, one after the other in the same run; a separate process plays the
 stations (one TCP connection each, real-time packets asking for 9014 replies) and a console
-client subscribed to ``monitoring.data`` measures receipt -> console event latency. Ingest
+client subscribed to ``monitoring.data`` (one event per receiver flush and district) measures
+receipt -> console event latency of every packet the events carry. Ingest
 rate counts packets whose 9014 came back (the hub replies only after the batch is stored).
 
 Prints figures (JSON lines for the end-to-end runs), then ``hj212: N packets/s decode`` last.
@@ -163,10 +164,16 @@ async def _play_stations(
     otherwise each station sends one packet per ``interval`` seconds (steady load).
     """
     latencies: list[float] = []
+    messages = 0
 
     def on_event(message: dict[str, Any]) -> None:
-        received = datetime.fromisoformat(message["data"]["received_at"])
-        latencies.append((datetime.now(UTC) - received).total_seconds())
+        """One event per receiver flush and district: a latency per packet it carries."""
+        nonlocal messages
+        messages += 1
+        now = datetime.now(UTC)
+        for item in message["data"]["items"]:
+            received = datetime.fromisoformat(item["received_at"])
+            latencies.append((now - received).total_seconds())
 
     console = HubClient(on_event=on_event)
     await console.connect(hub_url)
@@ -223,6 +230,7 @@ async def _play_stations(
         "packets_per_s": round(acked / seconds),
         "rows_per_s": round(acked * len(E2E_CODES) / seconds),
         "events": len(latencies),
+        "event_messages": messages,
         "stations_cpu_s": round(stations_cpu, 3),
         "latency_p50_s": round(latencies[len(latencies) // 2], 4) if latencies else None,
         "latency_p99_s": round(latencies[int(len(latencies) * 0.99)], 4) if latencies else None,

@@ -216,21 +216,27 @@ def _flag(item: Any) -> str | None:
 def _data_points(
     events: Iterable[Mapping[str, Any]], accept: Any
 ) -> dict[str, dict[str, list[tuple[float, float, int]]]]:
-    """monitoring.data events accepted by ``accept(data)`` -> {outlet: {code: [(t, v, flag)]}}."""
+    """Packets of monitoring.data events accepted by ``accept(packet)`` -> {outlet: {code:
+    [(t, v, flag)]}}. Each event carries one receiver flush of a district: ``{"items": [...]}``.
+    """
     points: dict[str, dict[str, list[tuple[float, float, int]]]] = {}
     for event in events:
         if event.get("topic") != DATA_TOPIC:
             continue
         data = event.get("data")
-        if not isinstance(data, Mapping) or not accept(data):
+        items = data.get("items") if isinstance(data, Mapping) else None
+        if not isinstance(items, Sequence):
             continue
-        values = data.get("values")
-        if not isinstance(values, Mapping):
-            continue
-        t = parse_time(str(data.get("data_time")))
-        per_code = points.setdefault(str(data.get("outlet_id")), {})
-        for code, item in values.items():
-            per_code.setdefault(code, []).append((t, _value(item), flag_index(_flag(item))))
+        for packet in items:
+            if not isinstance(packet, Mapping) or not accept(packet):
+                continue
+            values = packet.get("values")
+            if not isinstance(values, Mapping):
+                continue
+            t = parse_time(str(packet.get("data_time")))
+            per_code = points.setdefault(str(packet.get("outlet_id")), {})
+            for code, item in values.items():
+                per_code.setdefault(code, []).append((t, _value(item), flag_index(_flag(item))))
     return points
 
 

@@ -3,10 +3,12 @@
 Stations are looked up in the loaded world (MN, password and permit limits come from the
 store). Accepted packets are inserted in batches on a database thread of their own (so that
 ingest never waits behind console requests), and only then published as ``monitoring.data``
-events and judged by the :class:`AlarmEngine`; the receiver writes its 9014 replies after the
-sink returns, so a station whose batch did not reach the database sends it again. Alarms are
-persisted before they are published. A periodic tick raises ``offline`` alarms; an hourly
-upkeep computes missing aggregates from real-time values and applies the retention.
+events (one per batch and district, so a busy receiver costs the console link one message per
+flush rather than one per packet) and judged by the :class:`AlarmEngine`; the receiver
+writes its 9014 replies after the sink returns, so a station whose batch did not reach the
+database sends it again. Alarms are persisted before they are published. A periodic tick
+raises ``offline`` alarms; an hourly upkeep computes missing aggregates from real-time values
+and applies the retention.
 """
 
 from __future__ import annotations
@@ -180,9 +182,13 @@ class MonitoringService:
     async def accept(self, batch: list[ReceivedPacket]) -> None:
         """Store the batch, then publish it and judge it (the receiver replies 9014 after)."""
         await self.ingest.run(self.series_store.insert_packets, batch)
-        bus = self.state.bus
+        by_district: dict[str, list[dict[str, Any]]] = {}
         for item in batch:
-            bus.publish(DATA_TOPIC, item.to_event(), item.station.district_adcode)
+            adcode = item.station.district_adcode
+            by_district.setdefault(adcode, []).append(item.to_event())
+        bus = self.state.bus
+        for adcode, items in by_district.items():
+            bus.publish(DATA_TOPIC, {"district_adcode": adcode, "items": items}, adcode)
         self.last_event_at = datetime.now(UTC)
         events: list[AlarmEvent] = []
         for item in batch:

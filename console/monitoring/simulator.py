@@ -81,6 +81,9 @@ class SimulatorConfig:
     outage_rate: float = 0.05
     """Outages per simulated hour."""
     connect_retry: float = 1.0
+    stop_grace: float = 5.0
+    """At the end of ``seconds``, how long stations wait for the replies still pending (no
+    new packets, no resends); a packet whose reply does not come in time counts as unacked."""
 
     def __post_init__(self) -> None:
         if self.stations < 1:
@@ -95,6 +98,8 @@ class SimulatorConfig:
             raise ValueError("min_interval must divide an hour")
         if self.reply_timeout <= 0 or self.retries < 0:
             raise ValueError("reply_timeout must be positive and retries >= 0")
+        if self.stop_grace < 0:
+            raise ValueError(f"stop_grace must be >= 0, got {self.stop_grace}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +286,8 @@ class Simulator:
         self.stats = _Stats()
         self._loop_start = 0.0
         self._sim_start = datetime.now(UTC)
+        self._stopping = asyncio.Event()
+        """Set when ``seconds`` are over: stations send nothing new and wait for replies."""
 
     def plan(self) -> dict[str, Any]:
         """Which stations run and which enterprises falsify with which pattern."""
@@ -310,7 +317,11 @@ class Simulator:
         }
 
     async def run(self) -> dict[str, Any]:
-        """Run every station for ``seconds`` (or until cancelled); return :meth:`report`."""
+        """Run every station for ``seconds`` (or until cancelled); return :meth:`report`.
+
+        Every packet sent counts once, as acked or unacked: at the end the stations get up to
+        ``stop_grace`` seconds for the replies still pending, then whatever is left is unacked.
+        """
         cfg = self.config
         loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
@@ -321,12 +332,15 @@ class Simulator:
         else:
             self._sim_start = now
         self._loop_start = loop.time()
+        self._stopping.clear()
         tasks = [asyncio.create_task(self._station(sim)) for sim in self.stations]
         try:
             if cfg.seconds is None:
                 await asyncio.gather(*tasks)
             else:
                 await asyncio.wait(tasks, timeout=cfg.seconds)
+                self._stopping.set()
+                await asyncio.wait(tasks, timeout=cfg.stop_grace)
         finally:
             for task in tasks:
                 task.cancel()
@@ -355,7 +369,10 @@ class Simulator:
             while True:
                 delay = self._real_time(at) - loop.time()
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._stopping.is_set():
+                    return
                 if rng.random() < outage_chance:
                     self.stats.outages += 1
                     if link is not None:
@@ -380,11 +397,15 @@ class Simulator:
                     summary = _summarise(
                         minute_buf, sim.station.kind, cfg.min_interval, values.flow_code
                     )
+                    if self._stopping.is_set():
+                        return
                     await self._send(link, sim, "2051", start, summary)
                     minute_buf.clear()
                 if int(nxt.timestamp()) % 3600 == 0 and hour_buf:
                     start = nxt - timedelta(hours=1)
                     summary = _summarise(hour_buf, sim.station.kind, 3600, values.flow_code)
+                    if self._stopping.is_set():
+                        return
                     await self._send(link, sim, "2061", start, summary)
                     hour_buf.clear()
                 at = nxt
@@ -411,7 +432,11 @@ class Simulator:
         data_time: datetime,
         values: Mapping[str, Mapping[str, Any]],
     ) -> None:
-        """Send with Flag bit A and wait for the 9014, resending as the standard says."""
+        """Send with Flag bit A and wait for the 9014, resending as the standard says.
+
+        Counted exactly once: acked when the reply comes, otherwise unacked, also when the
+        wait is cut short (the simulator stopping, the task cancelled). No resend once stopping.
+        """
         cfg = self.config
         station = sim.station
         qn = format_hj212_time(datetime.now(UTC), millis=True)
@@ -429,9 +454,12 @@ class Simulator:
         )
         reply = link.expect(qn)
         self.stats.sent[cn] += 1
+        acked = False
         try:
             for attempt in range(cfg.retries + 1):
                 if attempt:
+                    if self._stopping.is_set():
+                        break
                     self.stats.resent += 1
                 try:
                     link.writer.write(frame)
@@ -443,10 +471,13 @@ class Simulator:
                     await asyncio.wait_for(asyncio.shield(reply), cfg.reply_timeout)
                 except TimeoutError:
                     continue
-                self.stats.acked += 1
+                acked = True
                 return
-            self.stats.unacked += 1
         finally:
+            if acked:
+                self.stats.acked += 1
+            else:
+                self.stats.unacked += 1
             link.forget(qn)
 
 

@@ -1,15 +1,19 @@
 """Storage of HJ 212 data: batch inserts, series queries, alarms, quarantine, quota, retention.
 
 The hub's packet sink hands accepted packets here in batches. On SQLite rows go in with one
-``executemany`` per table (WAL); on PostgreSQL they are COPYed into a session-temporary staging
-table and moved with ``INSERT … SELECT … ON CONFLICT`` so that a retransmitted packet is a
-no-op on both engines. Monthly partitions on PostgreSQL are created on demand before a batch
-needs them, and retention drops whole partitions there instead of deleting rows.
+``executemany`` per table (WAL). On PostgreSQL each table's rows are COPYed straight into the
+table, one COPY each, built as one text buffer; a batch that collides with stored rows (a
+retransmission, a computed aggregate being replaced) is rolled back and written again through
+staging temp tables (created once per connection, ``ON COMMIT DELETE ROWS``) with
+``INSERT … SELECT … ON CONFLICT``, so a retransmitted packet is a no-op on both engines.
+Monthly partitions on PostgreSQL are created on demand before a batch needs them, and
+retention drops whole partitions there instead of deleting rows.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -111,6 +115,8 @@ class TimeSeriesStore:
         self._partitions: set[str] = set()
         self.copy_batches = 0
         """Batches written through PostgreSQL COPY (for the status page and the tests)."""
+        self.staged_batches = 0
+        """Of those, batches that collided with stored rows and went through staging tables."""
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -124,21 +130,27 @@ class TimeSeriesStore:
         agg_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         hourly_keys: set[tuple[str, str, int]] = set()
         sqlite = self.dialect == "sqlite"
+        rt_times: set[datetime] = set()
         for item in items:
             cn = item.packet.cn
-            outlet = item.station.outlet_id
+            outlet: str = item.station.outlet_id
             if cn == "2011":
                 when: Any = item.data_time
                 received: Any = item.received_at
-                if sqlite:  # format once per packet, not once per value
+                rt_times.add(when)
+                # Format once per packet, not once per value (PostgreSQL: COPY text).
+                if sqlite:
                     when, received = _sqlite_time(when), _sqlite_time(received)
+                else:
+                    when, received = when.isoformat(), received.isoformat()
+                    outlet = _copy_escape(outlet)
                 for code, fields in item.packet.values.items():
                     flag = fields.get("Flag")
                     rt_rows.append(
                         (
                             outlet,
                             when,
-                            code,
+                            code if sqlite else _copy_escape(code),
                             _number(fields.get("Rtd")),
                             flag if isinstance(flag, str) else None,
                             _number(fields.get("ZsRtd")),
@@ -155,7 +167,7 @@ class TimeSeriesStore:
         created: list[str] = []
         if self.dialect == "postgresql":
             created = self._ensure_partitions(
-                [(realtime, row[1]) for row in rt_rows]
+                [(realtime, moment) for moment in rt_times]
                 + [(AGGREGATE_TABLES[cn], row[1]) for cn, rows in agg_rows.items() for row in rows]
             )
             self._insert_postgresql(rt_rows, agg_rows)
@@ -187,31 +199,49 @@ class TimeSeriesStore:
     def _insert_postgresql(
         self, rt_rows: list[tuple[Any, ...]], agg_rows: Mapping[str, list[tuple[Any, ...]]]
     ) -> None:
+        """One COPY per table into the table itself; on a key collision, redo through staging.
+
+        Duplicates inside the batch are removed first (the first real-time value and the last
+        aggregate of a key win, as the staged statements would), so only stored rows collide.
+        """
+        tables: list[tuple[str, tuple[str, ...], str]] = []
+        if rt_rows:
+            tables.append(
+                (
+                    "monitoring_realtime",
+                    _REALTIME_COLUMNS,
+                    _copy_text(_first_per_key(rt_rows), escaped=True),
+                )
+            )
+        for cn, rows in agg_rows.items():
+            if rows:
+                data = _copy_text(_last_per_key(rows))
+                tables.append((AGGREGATE_TABLES[cn].name, _AGGREGATE_COLUMNS, data))
+        if not tables:
+            return
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
             assert driver is not None
-            with driver.cursor() as cur:
-                if rt_rows:
-                    _copy(cur, "monitoring_realtime", _REALTIME_COLUMNS, rt_rows)
-                    cur.execute(
-                        "INSERT INTO monitoring_realtime SELECT * FROM stage_monitoring_realtime "
-                        "ON CONFLICT DO NOTHING"
-                    )
-                for cn, rows in agg_rows.items():
-                    if not rows:
-                        continue
-                    name = AGGREGATE_TABLES[cn].name
-                    _copy(cur, name, _AGGREGATE_COLUMNS, rows)
-                    # DISTINCT ON: a batch may hold the same period twice (a quick resend).
-                    cur.execute(
-                        _aggregate_upsert_sql(name, None).replace(
-                            "VALUES (%s)",
-                            f"SELECT DISTINCT ON (outlet_id, data_time, code) * FROM stage_{name}",
-                        )
-                    )
-            # The COPY ran on the driver connection: commit there, or it is rolled back.
-            driver.commit()
+            if not raw.info.get(_STAGED):
+                _create_staging(driver)
+                raw.info[_STAGED] = True
+            # COPY runs on the driver connection: commit there, or it is rolled back.
+            try:
+                with driver.cursor() as cur:
+                    for name, columns, data in tables:
+                        _copy(cur, name, columns, data)
+                driver.commit()
+            except Exception as error:
+                if getattr(error, "sqlstate", None) != _UNIQUE_VIOLATION:
+                    raise
+                driver.rollback()
+                with driver.cursor() as cur:
+                    for name, columns, data in tables:
+                        _copy(cur, f"stage_{name}", columns, data)
+                        cur.execute(_from_stage_sql(name))
+                driver.commit()
+                self.staged_batches += 1
             self.copy_batches += 1
         except BaseException:
             raw.rollback()
@@ -619,12 +649,98 @@ def _aggregate_upsert_sql(name: str, placeholder: str | None) -> str:
     )
 
 
-def _copy(cur: Any, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
-    stage = f"stage_{table}"
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
-    with cur.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+_UNIQUE_VIOLATION = "23505"
+_STAGED = "monitoring_staging"
+"""Key in a pooled connection's ``info``: its session already has the staging temp tables."""
+_STAGED_TABLES = ("monitoring_realtime", *(table.name for table in AGGREGATE_TABLES.values()))
+
+
+def _create_staging(driver: Any) -> None:
+    """Create the session's staging tables once, committed (a later rollback keeps them)."""
+    with driver.cursor() as cur:
+        for name in _STAGED_TABLES:
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS stage_{name} (LIKE {name}) ON COMMIT DELETE ROWS"
+            )
+    driver.commit()
+
+
+def _from_stage_sql(name: str) -> str:
+    if name == "monitoring_realtime":
+        return f"INSERT INTO {name} SELECT * FROM stage_{name} ON CONFLICT DO NOTHING"
+    return _aggregate_upsert_sql(name, None).replace("VALUES (%s)", f"SELECT * FROM stage_{name}")
+
+
+def _first_per_key(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows with a unique (outlet_id, data_time, code), the first of each kept."""
+    seen: dict[tuple[Any, Any, Any], tuple[Any, ...]] = {}
+    for row in rows:
+        seen.setdefault((row[0], row[1], row[2]), row)
+    return rows if len(seen) == len(rows) else list(seen.values())
+
+
+def _last_per_key(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows with a unique (outlet_id, data_time, code), the last of each kept (a resend)."""
+    latest = {(row[0], row[1], row[2]): row for row in rows}
+    return rows if len(latest) == len(rows) else list(latest.values())
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_float(value: float) -> str:
+    if math.isfinite(value):
+        return repr(value)
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+_COPY_FORMAT: dict[type, Any] = {
+    str: lambda value: value.translate(_COPY_ESCAPES),
+    float: _copy_float,
+    int: str,
+    bool: lambda value: "t" if value else "f",
+    datetime: datetime.isoformat,
+    type(None): lambda _value: "\\N",
+}
+
+
+def _copy_other(value: object) -> str:
+    """Subclasses of the usual types (numpy scalars); anything else is a programming error."""
+    if isinstance(value, bool | int):
+        return _COPY_FORMAT[bool](value) if isinstance(value, bool) else str(int(value))
+    if isinstance(value, float):
+        return _copy_float(float(value))
+    raise TypeError(f"no COPY text format for {type(value).__name__}: {value!r}")
+
+
+def _copy_escape(value: str) -> str:
+    """A string as a COPY text field (real-time rows are escaped as they are built)."""
+    return value.translate(_COPY_ESCAPES)
+
+
+def _copy_text(rows: Iterable[tuple[Any, ...]], *, escaped: bool = False) -> str:
+    """Rows in COPY's text format, as one buffer (one write instead of one per row).
+
+    ``escaped``: the rows' strings are COPY text already and their other values are floats
+    or None (the real-time rows), which skips the per-type dispatch.
+    """
+    if escaped:
+        return "".join(
+            "\t".join(
+                [v if v.__class__ is str else "\\N" if v is None else _copy_float(v) for v in row]
+            )
+            + "\n"
+            for row in rows
+        )
+    fmt = _COPY_FORMAT.get
+    return "".join(
+        "\t".join([fmt(type(value), _copy_other)(value) for value in row]) + "\n" for row in rows
+    )
+
+
+def _copy(cur: Any, table: str, columns: Sequence[str], data: str) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write(data)
 
 
 def _alarm_row(alarm: Alarm) -> dict[str, Any]:

@@ -142,8 +142,10 @@ async def data_to_console_scenario(hub: Hub) -> None:
         assert b"CN=9014" in reply
         arrived, event = await inbox.wait_for("monitoring.data")
         assert arrived - sent_at < 1.0
-        assert event["outlet_id"] == "outlet-331002"
-        assert event["values"]["w01018"]["value"] == 42.0
+        assert event["district_adcode"] == "331002"
+        [item] = event["items"]
+        assert item["outlet_id"] == "outlet-331002"
+        assert item["values"]["w01018"]["value"] == 42.0
         await other.send(frame(MN_B, 43.0))  # another district: not for this console
         series = await county.request("monitoring.series", outlet_id="outlet-331002")
         assert series["series"]["w01018"]["v"] == [42.0]
@@ -165,10 +167,25 @@ async def data_to_console_scenario(hub: Hub) -> None:
         assert await station.send(exceeding) is not None  # retransmission: acknowledged again
         assert rows_of(hub) == before
         assert len(inbox.of("alarm.raised")) == 1
-        assert {e["outlet_id"] for e in inbox.of("monitoring.data")} == {"outlet-331002"}
+        flushes = inbox.of("monitoring.data")
+        assert {e["district_adcode"] for e in flushes} == {"331002"}
+        assert {i["outlet_id"] for e in flushes for i in e["items"]} == {"outlet-331002"}
         day = datetime.now(UTC).date().isoformat()
         rates = await county.request("monitoring.rates", date=day)
         assert [r["enterprise_id"] for r in rates] == ["ent-331002"]
+
+        # Packets that reach the hub together go out as one event of the receiver's flush.
+        burst = await Station.connect(service.port)
+        try:
+            earlier = [datetime.now(UTC) - timedelta(seconds=s) for s in (90, 60)]
+            burst.writer.write(b"".join(frame(MN_A, 5.0, at=at) for at in earlier))
+            for _ in earlier:
+                assert b"CN=9014" in await asyncio.wait_for(burst.reader.readuntil(b"\r\n"), 5)
+        finally:
+            await burst.close()
+        _, flush = await inbox.wait_for("monitoring.data", lambda d: len(d["items"]) == 2)
+        times = [datetime.fromisoformat(i["data_time"]) for i in flush["items"]]
+        assert times == [at.replace(microsecond=0) for at in earlier]
     finally:
         await station.close()
         await other.close()

@@ -3,6 +3,7 @@ alarms, quarantine, quota, rates and retention (partition drops on PostgreSQL)."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -190,5 +191,31 @@ def test_postgresql_partitions_ahead_and_copy(pg_url: str) -> None:
         )
         assert again.partitions_created == ()
         assert schema_diff(store.engine) == []  # partitions are not drift
+        # Straight COPYs so far; a batch that repeats stored rows goes through staging.
+        assert ts.staged_batches == 0
+        later = NOW + timedelta(minutes=5)
+        mixed = [
+            packet("2011", NOW, {"w01018": {"Rtd": 9.0, "Flag": "N"}}),  # stored already
+            packet("2011", later, {"w01018": {"Rtd": 3.0, "Flag": "N"}}),
+            packet("2061", NOW.replace(minute=0), {"w01018": {"Avg": 9.0, "Flag": "N"}}),
+        ]
+        ts.insert_packets(mixed)
+        assert ts.staged_batches == 1
+        assert ts.series("outlet-1", "2011", NOW)["w01018"]["v"] == [1.0, 2.0, 3.0]
+        assert ts.series("outlet-1", "2061", NOW.replace(minute=0))["w01018"]["v"] == [1.0]
+        # The staging tables outlive that rollback: the next collision needs no DDL.
+        ts.insert_packets(mixed)
+        assert (ts.copy_batches, ts.staged_batches) == (3, 2)
+        # COPY's text format: tabs, newlines and backslashes in values survive.
+        odd = replace(STATION, outlet_id="outlet\\2\tx\ny")
+        frame = encode_packet(
+            cn="2011", mn=odd.mn, pw=odd.password,
+            data_time=format_hj212_time(later), values={"w01018": {"Rtd": 4.5}},
+        )  # fmt: skip
+        ts.insert_packets([ReceivedPacket(decode(frame), odd, later, "127.0.0.1:1")])
+        assert ts.staged_batches == 2
+        assert ts.series(odd.outlet_id, "2011", NOW)["w01018"] == {
+            "t": [later.timestamp()], "v": [4.5], "flag": ["N"]
+        }  # fmt: skip
     finally:
         store.close()

@@ -28,7 +28,7 @@ from console.shell.hub_link import HubLink
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
 from tests.ui.conftest import copy_db
-from tests.ui.test_charts_model import T0, alarm_event, data_event
+from tests.ui.test_charts_model import T0, alarm_event, data_batch, data_event, packet
 
 SCREENSHOT = Path("/tmp/chart.png")
 
@@ -336,18 +336,21 @@ def test_charts_follow_a_real_hub_event_stream(
 
         # Live monitoring.data published on the hub's bus reach the curve.
         after = T0 + timedelta(seconds=30 * SERIES_POINTS)
+        # One event per receiver flush and district, as the monitoring service publishes them.
+        adcode = enterprise["district_adcode"]
         live = [
             dict(
-                data_event(
-                    outlet_id, after + timedelta(seconds=30 * i), {"w01018": (80.0 + i % 5, "N")}
+                packet(
+                    outlet_id,
+                    after + timedelta(seconds=30 * i),
+                    {"w01018": (80.0 + i % 5, "N")},
+                    district_adcode=adcode,
                 ),
+                enterprise_id=enterprise["id"],
             )
             for i in range(300)
         ]
-        for event in live:
-            event["data"]["district_adcode"] = enterprise["district_adcode"]
-            event["data"]["enterprise_id"] = enterprise["id"]
-        hub.publish(live)
+        hub.publish([data_batch(live[i : i + 50], adcode) for i in range(0, 300, 50)])
         cod = chart.model.series["w01018"].buffer
         qtbot.waitUntil(lambda: len(cod) == SERIES_POINTS + 300, timeout=10_000)
         assert len(chart.plots["w01018"].curve.getData()[0]) == SERIES_POINTS + 300

@@ -13,6 +13,7 @@ from console.charts.model import (
     ComparisonModel,
     OutletSeriesModel,
     RingBuffer,
+    flag_index,
     flag_spans,
     parse_time,
 )
@@ -26,24 +27,40 @@ def data_event(
     values: dict[str, tuple[float | None, str | None]],
     cn: str = "2011",
 ) -> dict[str, Any]:
-    """A ``monitoring.data`` event as the hub link delivers it."""
+    """A ``monitoring.data`` event as the hub link delivers it, holding one packet."""
+    return data_batch([packet(outlet_id, when, values, cn)])
+
+
+def packet(
+    outlet_id: str,
+    when: datetime,
+    values: dict[str, tuple[float | None, str | None]],
+    cn: str = "2011",
+    district_adcode: str = "331002",
+) -> dict[str, Any]:
+    """One packet of a ``monitoring.data`` event's ``items``."""
+    return {
+        "enterprise_id": "E1",
+        "outlet_id": outlet_id,
+        "mn": "MN" + outlet_id,
+        "cn": cn,
+        "data_time": when.isoformat().replace("+00:00", "Z"),
+        "received_at": when.isoformat(),
+        "district_adcode": district_adcode,
+        "values": {
+            code: {"value": value, "flag": flag, "zs": None, "cou": None}
+            for code, (value, flag) in values.items()
+        },
+    }
+
+
+def data_batch(items: list[dict[str, Any]], district_adcode: str = "331002") -> dict[str, Any]:
+    """A ``monitoring.data`` event: one receiver flush of one district."""
     return {
         "type": "event",
         "topic": "monitoring.data",
         "seq": 1,
-        "data": {
-            "enterprise_id": "E1",
-            "outlet_id": outlet_id,
-            "mn": "MN" + outlet_id,
-            "cn": cn,
-            "data_time": when.isoformat().replace("+00:00", "Z"),
-            "received_at": when.isoformat(),
-            "district_adcode": "331002",
-            "values": {
-                code: {"value": value, "flag": flag, "zs": None, "cou": None}
-                for code, (value, flag) in values.items()
-            },
-        },
+        "data": {"district_adcode": district_adcode, "items": items},
     }
 
 
@@ -83,6 +100,32 @@ def test_ring_buffer_keeps_the_newest_samples_contiguous() -> None:
         ring.extend([1, 2], [1], [0, 0])
     with pytest.raises(ValueError, match="capacity must be positive"):
         RingBuffer(0)
+
+
+def test_one_event_carries_a_flush_of_several_outlets_and_commands() -> None:
+    flush = data_batch(
+        [
+            packet("O1", T0, {"w01018": (10.0, "N")}),
+            packet("O2", T0, {"w01018": (20.0, "N")}),
+            packet("O1", T0 + timedelta(seconds=30), {"w01018": (11.0, "M")}),
+            packet("O1", T0, {"w01018": (99.0, "N")}, cn="2051"),
+            "not a packet",  # type: ignore[list-item]
+        ]
+    )
+    realtime = OutletSeriesModel("O1", "realtime")
+    assert realtime.apply_events([flush]) == {"w01018"}
+    cod = realtime.series["w01018"].buffer
+    assert cod.values.tolist() == [10.0, 11.0]
+    assert cod.flags.tolist() == [0, flag_index("M")]
+    minute = OutletSeriesModel("O1", "minute_24h")
+    assert minute.apply_events([flush]) == {"w01018"}
+    assert minute.series["w01018"].buffer.values.tolist() == [99.0]
+    comparison = ComparisonModel("w01018", ["O1", "O2"])
+    comparison.apply_events([flush])
+    assert comparison.buffers["O2"].values.tolist() == [20.0]
+    # A malformed event (no items list) changes nothing.
+    bad = dict(flush, data={"district_adcode": "331002", "items": None})
+    assert realtime.apply_events([bad]) == set()
 
 
 def test_model_applies_a_stream_of_one_thousand_data_events() -> None:
