@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+import console
 from console.charts import OutletChart, install
 from console.charts.comparison_chart import ComparisonChart
 from console.core.model import Role
@@ -30,7 +31,7 @@ from console.shell.session import Session
 from tests.ui.conftest import copy_db
 from tests.ui.test_charts_model import T0, alarm_event, data_batch, data_event, packet
 
-SCREENSHOT = Path("/tmp/chart.png")
+SCREENSHOT = Path(console.__file__).parent.parent / "docs" / "screenshots" / "chart.png"
 
 SNAPSHOT = {
     "enterprises": [
@@ -143,7 +144,14 @@ def test_chart_shows_limit_lines_flag_shading_and_readout(qtbot: QtBot, chart: O
     chart.follow_button.click()
     assert chart.follow
     qtbot.wait(50)
-    assert chart.grab().save(str(SCREENSHOT))
+    # The README's chart screenshot: both plots with limits, shading and the evidence hour.
+    image = chart.grab().toImage()
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 23) for y in range(0, image.height(), 23)
+    }
+    assert len(colours) > 20
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert image.save(str(SCREENSHOT))
 
 
 def test_live_points_update_curves_without_new_items(chart: OutletChart) -> None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+import console
+from console.video.demo_streams import DemoStreamServer
 from console.video.layout import LayoutError, parse_layout, tour_pages
+from console.video.tile import TileState
 from console.video.wall import VideoWall
+
+SCREENSHOT = Path(console.__file__).parent.parent / "docs" / "screenshots" / "wall.png"
 
 CAMERAS = [
     {"id": f"cam-{i}", "name": f"摄像头{i}", "enterprise_id": f"ent-{i}", "group": g}
@@ -95,3 +101,39 @@ def test_camera_events_update_the_wall(wall: VideoWall) -> None:
     )
     assert [c["id"] for c in wall.cameras][-1] == "x"
     assert "cam-0" not in [c["id"] for c in wall.cameras]
+
+
+def test_wall_plays_demo_streams_and_pops_in_an_alarm(qtbot: QtBot) -> None:
+    names = ["椒江化工 废水总排口", "台州制药 厂界东", "黄岩印染 车间", "路桥电镀 雨水排口"]
+    server = DemoStreamServer(names, fps=10, size=(640, 360))
+    server.start()
+    cameras = [
+        {"id": f"cam-{i}", "name": name, "enterprise_id": f"ent-{i}", "group": "a"}
+        for i, name in enumerate(names)
+    ]
+    urls = {camera["id"]: server.url(i) for i, camera in enumerate(cameras)}
+    wall = VideoWall(lambda camera_id, done: done(urls[camera_id]))
+    qtbot.addWidget(wall)
+    try:
+        wall.resize(1280, 724)
+        wall.set_cameras(cameras)
+        wall.apply_events([{"topic": "alarm.raised", "seq": 1, "data": {"enterprise_id": "ent-2"}}])
+        wall.show()
+        qtbot.waitExposed(wall)
+        qtbot.waitUntil(lambda: all(tile.frames >= 3 for tile in wall.tiles), timeout=15_000)
+        assert [tile.state for tile in wall.tiles] == [TileState.PLAYING] * 4
+        assert wall.visible_cameras() == ["cam-2", "cam-0", "cam-1", "cam-3"]
+        assert wall.tiles[0].highlighted
+        # The README's wall screenshot: the tiles paint their sink frames, so grab() shows them.
+        image = wall.grab().toImage()
+        colours = {
+            image.pixel(x, y)
+            for x in range(0, image.width(), 23)
+            for y in range(0, image.height(), 23)
+        }
+        assert len(colours) > 20
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        assert image.save(str(SCREENSHOT))
+    finally:
+        wall.stop_all()
+        server.stop()
