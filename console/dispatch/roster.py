@@ -391,6 +391,9 @@ class OfficerRoster(QWidget):
         revoke = menu.addAction(tr("Revoke device tokens…"))
         revoke.setEnabled(role == "admin")
         revoke.triggered.connect(lambda: self.revoke(officer_id))
+        call = menu.addAction(tr("Video call"))
+        call.setEnabled(bool((self.model.row(officer_id) or {}).get("online")))
+        call.triggered.connect(lambda: self.session.request_call(officer_id))
         menu.exec(self.table.viewport().mapToGlobal(point))
         menu.deleteLater()
 

@@ -50,6 +50,8 @@ CALL_TOPICS: tuple[str, ...] = (CALL_STATE, CALL_ANSWER)
 """Event topics a console subscribes to before it starts calls."""
 
 CALLER_ROLES = frozenset({Role.DISPATCHER, Role.COMMANDER, Role.ADMIN, Role.LEADER})
+EVIDENCE_ROLES = frozenset({Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
+"""Roles whose calls may carry a task (and so become recorded task evidence)."""
 RING_TIMEOUT_S = 45.0
 SWEEP_INTERVAL_S = 1.0
 RECORDING_KIND = "video"
@@ -485,6 +487,11 @@ async def call_start(ctx: CallContext, params: CallStartParams) -> dict[str, Any
     if not ctx.principal.scope.covers(officer.district_adcode):
         raise MethodError(ErrorCode.OUT_OF_SCOPE, "the officer is outside your scope")
     if params.task_id is not None:
+        if ctx.principal.user.role not in EVIDENCE_ROLES:
+            raise MethodError(
+                ErrorCode.FORBIDDEN,
+                "leaders may call officers but not record evidence: call without task_id",
+            )
         record = await ctx.hub.db.run(link.dispatch.get_task, params.task_id)
         if record is None or not ctx.principal.scope.sees(
             record.task.district_adcode, record.task.owner_org_id

@@ -6,8 +6,13 @@ has no trickle ICE, so the console OFFERS (aiortc gathers every candidate before
 ``setLocalDescription`` returns) and the browser ANSWERS after its own gathering completed;
 no candidate messages exist. The officer's camera and microphone come in; the console sends
 its microphone (or a test tone / silence) back. An ICE failure rebuilds the peer connection
-and offers again ("reconnecting"). Each media segment is recorded (``MediaRecorder``, WebM)
+and offers again ("reconnecting"). Each media segment is recorded (WebM, VP8 + Opus)
 and, when the call has a task, uploaded as task evidence (SHA-256 checked by the hub).
+Recording re-encodes (aiortc hands out decoded frames only), so it runs on its own thread
+(:class:`CallRecorder`, libvpx in real-time mode, PyAV releases the GIL while encoding) fed
+by a bounded queue: a slow machine drops frames from the evidence file, never from the
+live picture. libvpx's default "good" deadline costs ~0.5 s per 640x480 frame here and,
+on the engine loop, held reception to 2-5 fps.
 
 Threads: aiortc runs on one :class:`CallEngine` thread with its own asyncio loop. It never
 signals Qt per frame: it keeps the latest frame and queues call events; a GUI timer reads
@@ -41,11 +46,13 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
+from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
-from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QIODevice, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QImage, QPainter, QPaintEvent
+from PySide6.QtMultimedia import QAudioFormat, QAudioSink, QMediaDevices
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from console.core.paths import data_dir
 from console.hub.client import HubError
@@ -59,9 +66,20 @@ AUDIO_RATE = 48_000
 AUDIO_PTIME = 0.02
 RECORDING_MIME = "video/webm"
 UPLOAD_CHUNK = 256 * 1024
+RECORDER_QUEUE = 90
+"""Frames the recorder may lag behind (~1.5 s of video and audio) before it drops some."""
+RECORDER_VIDEO_OPTIONS = {"deadline": "realtime", "cpu-used": "8"}
+RECORDER_VIDEO_BITRATE = 1_000_000
+ENDED_TILE_MS = 3000
+PLAYBACK_CHANNELS = 2
+PLAYBACK_MAX_BYTES = AUDIO_RATE * PLAYBACK_CHANNELS * 2 // 2
+"""Received audio kept for the speakers (0.5 s); older audio is dropped, never delayed."""
 
 FrameHook = Callable[[str, av.VideoFrame, float], None]
-"""``hook(call_id, frame, arrival_time)`` on the engine thread for every received frame."""
+"""``hook(call_id, frame, arrival_time)`` on the engine thread for every received frame.
+It must not reformat the frame (``to_ndarray``, ``reformat``): the GUI thread may be
+converting the same frame object, and PyAV's per-frame reformatter is not thread-safe
+(seen here as a deadlock); read ``frame.planes`` instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +94,8 @@ class CallSettings:
     record_dir: Path | None = None
     """Where recordings go; None: ``<data dir>/calls``."""
     reconnect_attempts: int = 3
+    play_audio: bool = True
+    """Play the officer's voice on the default audio output (skipped when there is none)."""
 
 
 def use_ice_host_addresses(addresses: tuple[str, ...] | None) -> None:
@@ -127,6 +147,83 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
+class CallRecorder:
+    """Writes one media segment (VP8 + Opus in WebM) on its own thread.
+
+    :meth:`put` never blocks: when the encoder lags more than ``RECORDER_QUEUE`` frames
+    behind, the frame is left out of the file (counted in ``dropped``). Audio that arrives
+    before the first picture is held back (the container needs the picture size first).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dropped = 0
+        self.video_frames = 0
+        self._queue: queue.Queue[av.VideoFrame | av.AudioFrame | None] = queue.Queue(RECORDER_QUEUE)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="call-recorder", daemon=True)
+        self._thread.start()
+
+    def put(self, frame: av.VideoFrame | av.AudioFrame) -> None:
+        try:
+            self._queue.put_nowait(frame)
+        except queue.Full:
+            self.dropped += 1
+
+    def stop(self) -> Path | None:
+        """Finish the file (blocks until written); None when it holds no picture."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.dropped:
+            log.info("recording %s: %d frames dropped under load", self.path.name, self.dropped)
+        if self._error is not None:
+            log.error("recording %s failed: %s", self.path.name, self._error)
+        if self._error is not None or self.video_frames == 0:
+            self.path.unlink(missing_ok=True)
+            return None
+        return self.path
+
+    def _run(self) -> None:
+        container: Any = None
+        try:
+            container = av.open(str(self.path), mode="w", format="webm")
+            video = container.add_stream("libvpx", rate=30)
+            video.pix_fmt = "yuv420p"
+            video.bit_rate = RECORDER_VIDEO_BITRATE
+            video.codec_context.options = dict(RECORDER_VIDEO_OPTIONS)
+            audio = container.add_stream("libopus", rate=AUDIO_RATE)
+            held: list[av.AudioFrame] = []
+            firsts: dict[str, int] = {}
+            while (frame := self._queue.get()) is not None:
+                kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
+                frame.pts = (frame.pts or 0) - firsts.setdefault(kind, frame.pts or 0)
+                if isinstance(frame, av.AudioFrame):
+                    if self.video_frames == 0:
+                        held = [*held[-(RECORDER_QUEUE - 1) :], frame]
+                        continue
+                    container.mux(audio.encode(frame))
+                    continue
+                if self.video_frames == 0:
+                    video.width, video.height = frame.width, frame.height
+                    video.codec_context.time_base = frame.time_base
+                self.video_frames += 1
+                container.mux(video.encode(frame))
+                for early in held:
+                    container.mux(audio.encode(early))
+                held = []
+            if self.video_frames:
+                container.mux(video.encode(None))
+                container.mux(audio.encode(None))
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            self._error = exc
+            while self._queue.get() is not None:  # let put()/stop() finish
+                pass
+        finally:
+            if container is not None:
+                with contextlib.suppress(av.FFmpegError, OSError):
+                    container.close()
+
+
 # --- engine (aiortc thread) ---------------------------------------------------------------------
 
 
@@ -147,10 +244,7 @@ class _Peer:
     call_id: str
     pc: RTCPeerConnection
     audio: MediaStreamTrack | None
-    relay: MediaRelay = field(default_factory=MediaRelay)
-    recorder: MediaRecorder | None = None
-    recording: Path | None = None
-    recorded_tracks: int = 0
+    recorder: CallRecorder | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -167,6 +261,7 @@ class CallEngine:
         self._frame_hook = frame_hook
         self._outbox: queue.SimpleQueue[tuple[str, str, Any]] = queue.SimpleQueue()
         self._latest: dict[str, av.VideoFrame] = {}
+        self._pcm: dict[str, bytearray] = {}
         self._lock = threading.Lock()
         self.stats: dict[str, PeerStats] = {}
         self._peers: dict[str, _Peer] = {}
@@ -200,6 +295,16 @@ class CallEngine:
     def latest_frame(self, call_id: str) -> av.VideoFrame | None:
         with self._lock:
             return self._latest.get(call_id)
+
+    def take_audio(self, call_id: str) -> bytes:
+        """The call's received audio since the last call (48 kHz stereo s16), for speakers."""
+        with self._lock:
+            buffer = self._pcm.get(call_id)
+            if not buffer:
+                return b""
+            pcm = bytes(buffer)
+            buffer.clear()
+            return pcm
 
     def open_calls(self) -> list[str]:
         """Calls that still hold a peer connection (for leak checks and shutdown)."""
@@ -280,8 +385,7 @@ class CallEngine:
             directory = self.settings.record_dir or data_dir() / "calls"
             directory.mkdir(parents=True, exist_ok=True)
             segment = len(self._segments.setdefault(call_id, []))
-            peer.recording = directory / f"{call_id}-{segment}.webm"
-            peer.recorder = MediaRecorder(str(peer.recording))
+            peer.recorder = CallRecorder(directory / f"{call_id}-{segment}.webm")
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -306,13 +410,8 @@ class CallEngine:
         await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     def _on_track(self, peer: _Peer, track: MediaStreamTrack) -> None:
-        if peer.recorder is not None:
-            peer.recorder.addTrack(peer.relay.subscribe(track))
-            peer.recorded_tracks += 1
-            if peer.recorded_tracks == 2:  # video and audio: the container can be written
-                self._spawn(peer, peer.recorder.start())
         consumer = self._consume_video if track.kind == "video" else self._consume_audio
-        self._spawn(peer, consumer(peer, peer.relay.subscribe(track, buffered=False)))
+        self._spawn(peer, consumer(peer, track))
 
     def _spawn(self, peer: _Peer, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -336,13 +435,26 @@ class CallEngine:
                     stats.first_frame_at = now
                 if self._frame_hook is not None:
                     self._frame_hook(peer.call_id, frame, now)
+                if peer.recorder is not None:
+                    peer.recorder.put(frame)
 
     async def _consume_audio(self, peer: _Peer, track: MediaStreamTrack) -> None:
         stats = self.stats[peer.call_id]
+        resampler = av.AudioResampler(format="s16", layout="stereo", rate=AUDIO_RATE)
         with contextlib.suppress(MediaStreamError):
             while True:
-                await track.recv()
+                frame = await track.recv()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
                 stats.audio_frames += 1
+                if self.settings.play_audio:
+                    pcm = b"".join(bytes(f.planes[0]) for f in resampler.resample(frame))
+                    with self._lock:
+                        buffer = self._pcm.setdefault(peer.call_id, bytearray())
+                        buffer += pcm
+                        del buffer[: max(0, len(buffer) - PLAYBACK_MAX_BYTES)]
+                if peer.recorder is not None:
+                    peer.recorder.put(frame)
 
     async def _release(self, call_id: str) -> None:
         peer = self._peers.pop(call_id, None)
@@ -351,18 +463,16 @@ class CallEngine:
         for task in list(peer.tasks):
             task.cancel()
         await asyncio.gather(*peer.tasks, return_exceptions=True)
-        if peer.recorder is not None and peer.recording is not None:
-            if peer.recorded_tracks == 2:
-                await peer.recorder.stop()
-                if peer.recording.exists() and peer.recording.stat().st_size > 0:
-                    self._segments[call_id].append(peer.recording)
-            else:
-                peer.recording.unlink(missing_ok=True)
+        if peer.recorder is not None:
+            recording = await asyncio.to_thread(peer.recorder.stop)
+            if recording is not None:
+                self._segments[call_id].append(recording)
         if peer.audio is not None:
             peer.audio.stop()
         await peer.pc.close()
         with self._lock:
             self._latest.pop(call_id, None)
+            self._pcm.pop(call_id, None)
 
     async def _hang_up(self, call_id: str) -> None:
         await self._release(call_id)
@@ -400,6 +510,9 @@ class CallTile(QWidget):
     sig_hang_up = Signal(str)
     """The user pressed hang-up on the call with this id."""
 
+    sig_send_to_wall = Signal(str)
+    """The user asked to show this call on the video wall (button shown by ``allow_wall``)."""
+
     def __init__(self, call_id: str, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.call_id = call_id
@@ -413,19 +526,28 @@ class CallTile(QWidget):
         self.hang_up_button = QPushButton(tr("Hang up"))
         self.hang_up_button.setStyleSheet("background:#c62828;color:white;padding:6px 18px")
         self.hang_up_button.clicked.connect(lambda: self.sig_hang_up.emit(self.call_id))
+        self.wall_button = QPushButton(tr("Send to wall"))
+        self.wall_button.setVisible(False)
+        self.wall_button.clicked.connect(lambda: self.sig_send_to_wall.emit(self.call_id))
         row = QHBoxLayout()
         row.addStretch(1)
+        row.addWidget(self.wall_button)
         row.addWidget(self.hang_up_button)
         row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addLayout(row)
 
+    def allow_wall(self, allowed: bool) -> None:
+        """Offer "send to wall" (a tile that is already on the wall does not)."""
+        self.wall_button.setVisible(allowed)
+
     def set_state(self, state: str) -> None:
         if state == "connected" and self._connected_at is None:
             self._connected_at = time.monotonic()
         self.state = state
         self.hang_up_button.setEnabled(state != "ended")
+        self.wall_button.setEnabled(state != "ended")
         self.update()
 
     def show_frame(self, image: QImage) -> None:
@@ -460,12 +582,54 @@ class CallTile(QWidget):
         painter.end()
 
 
+class Speaker:
+    """Plays one call's received audio on the default output device.
+
+    Offscreen test machines and servers have no output device: then the audio is dropped
+    and a warning is logged once per process.
+    """
+
+    _warned = False
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        self._sink: QAudioSink | None = None
+        self._device: QIODevice | None = None
+        output = QMediaDevices.defaultAudioOutput()
+        audio_format = QAudioFormat()
+        audio_format.setSampleRate(AUDIO_RATE)
+        audio_format.setChannelCount(PLAYBACK_CHANNELS)
+        audio_format.setSampleFormat(QAudioFormat.SampleFormat.Int16)
+        if output.isNull() or not output.isFormatSupported(audio_format):
+            if not Speaker._warned:
+                Speaker._warned = True
+                log.warning("no audio output for 48 kHz stereo: call audio is not played")
+            return
+        self._sink = QAudioSink(output, audio_format, parent)
+        self._device = self._sink.start()
+
+    @property
+    def playing(self) -> bool:
+        return self._device is not None
+
+    def write(self, pcm: bytes) -> None:
+        """Queue PCM for the device; what does not fit its buffer is dropped (no delay)."""
+        if self._sink is not None and self._device is not None and pcm:
+            self._device.write(pcm[: self._sink.bytesFree()])
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.stop()
+            self._sink = None
+            self._device = None
+
+
 @dataclass(slots=True)
 class _Call:
     call_id: str
     officer_id: str
     task_id: str | None
     tile: CallTile
+    speaker: Speaker | None = None
     state: str = "ringing"
     reconnects: int = 0
     attachments: list[dict[str, Any]] = field(default_factory=list)
@@ -489,10 +653,13 @@ class CallController(QObject):
         settings: CallSettings | None = None,
         *,
         frame_hook: FrameHook | None = None,
+        place_tile: Callable[[CallTile], None] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
+        self._place_tile = place_tile
+        """Puts a new call's tile somewhere (the video dock); None: its own window."""
         self.settings = settings if settings is not None else CallSettings()
         self.engine = CallEngine(self.settings, frame_hook)
         self.calls: dict[str, _Call] = {}
@@ -522,9 +689,13 @@ class CallController(QObject):
             call_id = str(result["call_id"])
             tile = CallTile(call_id, self._officer_name(officer_id))
             tile.sig_hang_up.connect(self.hang_up)
-            tile.resize(640, 480)
-            tile.show()
-            self.calls[call_id] = _Call(call_id, officer_id, task_id or None, tile)
+            if self._place_tile is None:
+                tile.resize(640, 480)
+                tile.show()
+            else:
+                self._place_tile(tile)
+            speaker = Speaker(self) if self.settings.play_audio else None
+            self.calls[call_id] = _Call(call_id, officer_id, task_id or None, tile, speaker)
             self._set_state(call_id, str(result["state"]))
 
         def failed(error: HubError) -> None:
@@ -547,7 +718,8 @@ class CallController(QObject):
         self._timer.stop()
         self.engine.close()
         for call in self.calls.values():
-            call.tile.close()
+            if isValid(call.tile):  # a docked tile may already be deleted
+                call.tile.close()
         self.calls.clear()
 
     # -- hub events ---------------------------------------------------------------------------
@@ -589,10 +761,18 @@ class CallController(QObject):
             elif kind == "error":
                 self.sig_call_failed.emit(call.officer_id, str(payload))
                 self.hang_up(call_id)
-        for call in self.calls.values():
+        for call in list(self.calls.values()):
+            if call.state == "ended":
+                continue
+            if not isValid(call.tile):  # its window (the wall) was closed: nobody sees it
+                self.hang_up(call.call_id)
+                continue
             frame = self.engine.latest_frame(call.call_id)
-            if frame is not None and call.state != "ended":
+            if frame is not None:
                 call.tile.show_frame(frame_image(frame))
+            pcm = self.engine.take_audio(call.call_id)
+            if call.speaker is not None:
+                call.speaker.write(pcm)
 
     def _reconnect(self, call: _Call) -> None:
         if call.reconnects >= self.settings.reconnect_attempts:
@@ -609,7 +789,11 @@ class CallController(QObject):
         if call is None or call.state == "ended":
             return
         self._set_state(call_id, "ended")
+        if call.speaker is not None:
+            call.speaker.close()
         self.engine.hang_up(call_id)
+        if self._place_tile is not None:  # a docked tile goes away once "ended" was seen
+            QTimer.singleShot(ENDED_TILE_MS, call.tile.deleteLater)
 
     def _upload_recordings(self, call_id: str, paths: list[Path]) -> None:
         call = self.calls.get(call_id)
@@ -656,7 +840,8 @@ class CallController(QObject):
     def _set_state(self, call_id: str, state: str) -> None:
         call = self.calls[call_id]
         call.state = state
-        call.tile.set_state(state)
+        if isValid(call.tile):
+            call.tile.set_state(state)
         self.sig_call_state.emit(call_id, state)
 
     def _request(self, method: str, params: dict[str, Any]) -> None:
@@ -673,7 +858,12 @@ class CallController(QObject):
         return officer_id
 
 
-def install_calls(session: Session, settings: CallSettings | None = None) -> CallController:
-    """Let the session's ``request_call`` start calls; the controller lives with the session."""
-    controller = CallController(session, settings, parent=session)
-    return controller
+def install_calls(
+    session: Session,
+    settings: CallSettings | None = None,
+    *,
+    place_tile: Callable[[CallTile], None] | None = None,
+) -> CallController:
+    """Let the session's ``request_call`` start calls; the controller lives with the session
+    and ``place_tile`` puts each call's tile into the window (None: a window per call)."""
+    return CallController(session, settings, place_tile=place_tile, parent=session)

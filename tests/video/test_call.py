@@ -49,7 +49,11 @@ def test_call_over_loopback_in_a_private_network() -> None:
     assert facts["interfaces"] == ["lo"]
     assert facts["states"][:3] == ["ringing", "connecting", "connected"]
     assert facts["fps"] >= 15, facts
-    assert facts["frame_size"] == [640, 480]
+    # 640x480 from the fake camera; Chromium's CPU-overuse adaptation may scale it down on a
+    # busy machine (balanced degradation keeps the frame rate), never to a different shape.
+    width, height = facts["frame_size"]
+    assert 320 <= width <= 640, facts["frame_size"]
+    assert width * 3 == height * 4, facts["frame_size"]
     assert facts["audio_frames"] > 0  # the officer's microphone reached the console
     assert facts["tile_frames"] > 0
     assert facts["browser_got_audio"]  # the console's tone reached the officer
