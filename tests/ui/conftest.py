@@ -6,7 +6,6 @@ needs a hub copies it (a copy takes milliseconds, seeding takes seconds).
 
 from __future__ import annotations
 
-import gc
 import shutil
 import threading
 import time
@@ -25,11 +24,16 @@ from console.store.demo_world import build_demo_world, demo_users
 
 
 def _active_timers() -> set[int]:
-    """Addresses of running QTimers created from Python."""
+    """Addresses of running QTimers created from Python.
+
+    Found through shiboken's wrapper registry, not ``gc.get_objects()``: the latter hands out
+    references to objects that other threads (the hub) are still building, which makes
+    CPython fail there with "bad argument to internal function".
+    """
     return {
         shiboken6.getCppPointer(obj)[0]
-        for obj in gc.get_objects()
-        if issubclass(type(obj), QTimer) and shiboken6.isValid(obj) and obj.isActive()
+        for obj in shiboken6.getAllValidWrappers()
+        if isinstance(obj, QTimer) and obj.isActive()
     }
 
 
