@@ -216,6 +216,9 @@ def test_squad_runs_the_procedure_to_a_sealed_case(chromium: Browser, squad_hub:
         page.locator(".sample-pollutants").fill("COD，色度")
         page.locator("#inspect-submit").click()
         panel(page, "interview")
+        # The next step opens at once; wait for the hub's answer so it can't overwrite the
+        # validation notice below.
+        expect(page.locator("#notice")).to_contain_text("已记录：现场检查")
 
         # 笔录制作: required questions are enforced; a skip needs a reason (the hub says so).
         page.locator("#interviewee-name").fill("赵经理")
