@@ -576,7 +576,8 @@ class FieldConnection:
     async def _hello(self) -> Officer | None:
         limits = self.link.limits
         try:
-            raw = await asyncio.wait_for(self.websocket.recv(), limits.hello_timeout_s)
+            async with asyncio.timeout(limits.hello_timeout_s):
+                raw = await self.websocket.recv()
         except TimeoutError:
             await self.websocket.close(
                 CLOSE_HELLO_TIMEOUT, f"no hello within {limits.hello_timeout_s:g} s"
@@ -695,8 +696,11 @@ class FieldConnection:
                     await self._delivered(officer, entry)
             if len(entries) == OUTBOX_BATCH:
                 continue
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives as the wakeup fires, and the connection would never finish closing.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), self.link.limits.outbox_poll_s)
+                async with asyncio.timeout(self.link.limits.outbox_poll_s):
+                    await self.wakeup.wait()
             if not self.wakeup.is_set():
                 active = await db.run(self.link.repo.is_token_active, self.token_id, utc_now())
                 if not active:

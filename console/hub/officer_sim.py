@@ -325,7 +325,8 @@ class SimulatedOfficer:
                 if self.rng.random() < drop_chance:
                     return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._drop_now.wait(), interval)
+                    async with asyncio.timeout(interval):
+                        await self._drop_now.wait()
                 if self._drop_now.is_set():
                     self._drop_now.clear()
                     return

@@ -553,7 +553,8 @@ class StationReceiver:
                 if len(batch) >= size or remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                    async with asyncio.timeout(remaining):
+                        batch.append(await self._queue.get())
                 except TimeoutError:
                     break
             await self._deliver(batch)

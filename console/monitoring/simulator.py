@@ -370,7 +370,8 @@ class Simulator:
                 delay = self._real_time(at) - loop.time()
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), delay)
+                        async with asyncio.timeout(delay):
+                            await self._stopping.wait()
                 if self._stopping.is_set():
                     return
                 if rng.random() < outage_chance:
@@ -468,7 +469,8 @@ class Simulator:
                     link.failed = True
                     break
                 try:
-                    await asyncio.wait_for(asyncio.shield(reply), cfg.reply_timeout)
+                    async with asyncio.timeout(cfg.reply_timeout):
+                        await asyncio.shield(reply)
                 except TimeoutError:
                     continue
                 acked = True
