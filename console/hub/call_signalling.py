@@ -19,7 +19,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import hashlib
 import logging
 import os
 import time
@@ -34,6 +33,7 @@ import msgspec
 
 from console.core.model import Officer, Role
 from console.hub.events import BusEvent, Subscription
+from console.hub.files import append_chunk, sha256_of
 from console.hub.protocol import ErrorCode
 from console.hub.registry import MethodError, method
 from console.hub.state import CallContext, HubState, utc_now
@@ -314,7 +314,7 @@ class CallRelay:
                 f"offset {offset} but {recording.received} bytes are stored: send from there",
                 {"received": recording.received},
             )
-        await asyncio.to_thread(_append, recording.partial, data)
+        await asyncio.to_thread(append_chunk, recording.partial, data)
         recording.received += len(data)
         return recording.received
 
@@ -324,7 +324,7 @@ class CallRelay:
         recording = self.recordings.pop(call.id, None)
         if recording is None:
             raise MethodError(ErrorCode.NOT_FOUND, "no recording bytes received for this call")
-        digest = await asyncio.to_thread(_sha256_of, recording.partial)
+        digest = await asyncio.to_thread(sha256_of, recording.partial)
         if recording.received != size or digest != sha256:
             recording.partial.unlink(missing_ok=True)
             raise MethodError(
@@ -413,19 +413,6 @@ async def _send_quietly(device: FieldConnection, message: dict[str, Any]) -> Non
 
     with contextlib.suppress(ConnectionClosed):
         await device.send(message)
-
-
-def _append(path: Path, data: bytes) -> None:
-    with path.open("ab") as out:
-        out.write(data)
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _RELAYS: dict[int, CallRelay] = {}

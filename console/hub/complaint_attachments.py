@@ -30,9 +30,8 @@ from console.hub.field_link import (
     ATTACHMENT_ADDED,
     FIELD_LINKS,
     FieldLink,
-    _append,
-    _sha256_of,
 )
+from console.hub.files import append_chunk, sha256_of
 from console.hub.protocol import ErrorCode
 from console.hub.registry import MethodError, method
 from console.hub.state import CallContext, utc_now
@@ -161,7 +160,7 @@ async def attachment_chunk(ctx: CallContext, params: ChunkParams) -> dict[str, A
                 ErrorCode.BAD_REQUEST,
                 f"chunk goes past the announced size {upload.params.size}",
             )
-        await asyncio.to_thread(_append, upload.partial, data)
+        await asyncio.to_thread(append_chunk, upload.partial, data)
         upload.received += len(data)
         return {"upload_id": params.upload_id, "received": upload.received}
 
@@ -179,7 +178,7 @@ async def attachment_end(ctx: CallContext, params: EndParams) -> dict[str, Any]:
                 f"{upload.received} of {begin.size} bytes received: send the rest first",
                 {"received": upload.received},
             )
-        digest = await asyncio.to_thread(_sha256_of, upload.partial)
+        digest = await asyncio.to_thread(sha256_of, upload.partial)
         _UPLOADS[id(ctx.hub)].pop(params.upload_id, None)
         if digest != begin.sha256:
             upload.partial.unlink(missing_ok=True)

@@ -78,6 +78,7 @@ from console.hub.field_protocol import (
     decode_device_message,
     encode,
 )
+from console.hub.files import append_chunk, sha256_of
 from console.hub.protocol import ErrorCode
 from console.hub.registry import MethodError, method
 from console.hub.state import CallContext, HubState, utc_now
@@ -880,7 +881,7 @@ class FieldConnection:
                 f"chunk goes past the announced size {upload.begin.size}",
                 message.msg_id,
             )
-        await asyncio.to_thread(_append, upload.partial, data)
+        await asyncio.to_thread(append_chunk, upload.partial, data)
         upload.received += len(data)
         await self.send(
             {"type": "upload.progress", "upload_id": message.upload_id, "received": upload.received}
@@ -895,7 +896,7 @@ class FieldConnection:
                 f"{upload.received} of {begin.size} bytes received",
                 message.msg_id,
             )
-        digest = await asyncio.to_thread(_sha256_of, upload.partial)
+        digest = await asyncio.to_thread(sha256_of, upload.partial)
         del self.uploads[message.upload_id]
         if digest != begin.sha256:
             upload.partial.unlink(missing_ok=True)
@@ -948,21 +949,6 @@ class FieldConnection:
                 ref,
             )
         return upload
-
-
-def _append(path: Path, data: bytes) -> None:
-    with path.open("ab") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- console-link method ------------------------------------------------------------------------
