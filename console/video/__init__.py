@@ -32,6 +32,7 @@ from console.shell.session import Session
 from console.video.call import CallController, CallTile, install_calls
 from console.video.incident import INCIDENT_UPDATED, IncidentBoard
 from console.video.layout import PRESETS, WallLayout
+from console.video.register import CameraRegister
 from console.video.wall import UrlResolver, VideoWall
 
 log = logging.getLogger(__name__)
@@ -142,10 +143,14 @@ class VideoPanel(QWidget):
             self.layouts.addItem(tr("{count} tiles", count=preset), preset)
         self.layouts.setCurrentIndex(1)
         self.open_wall = QPushButton(tr("Open on wall"))
+        self.manage = QPushButton(tr("Camera register…"))
+        self.manage.setToolTip(tr("Add, edit or remove cameras (administrators)"))
+        self.manage.clicked.connect(self.show_register)
         self.wall = VideoWall(hub_resolver(session), self)
         controls = QHBoxLayout()
         controls.addWidget(self.layouts)
         controls.addWidget(self.open_wall)
+        controls.addWidget(self.manage)
         side = QWidget()
         side_box = QVBoxLayout(side)
         side_box.setContentsMargins(0, 0, 0, 0)
@@ -168,6 +173,13 @@ class VideoPanel(QWidget):
         self.cameras.itemDoubleClicked.connect(self._show_item)
         self.open_wall.clicked.connect(self.show_wall)
         self._list_cameras()
+
+    def show_register(self) -> CameraRegister:
+        """Open the camera register (the hub refuses changes from non-admins, with a reason)."""
+        dialog = CameraRegister(self.session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def show_wall(self, screen: int | None = None) -> WallWindow:
         """Open (or raise) the wall window on the last screen (a wall is usually extra)."""
