@@ -8,6 +8,7 @@ straight into the players; tiles report playing / no signal back as ``camera.sta
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QHBoxLayout,
+    QInputDialog,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -143,6 +145,9 @@ class VideoPanel(QWidget):
             self.layouts.addItem(tr("{count} tiles", count=preset), preset)
         self.layouts.setCurrentIndex(1)
         self.open_wall = QPushButton(tr("Open on wall"))
+        self.save_layout = QPushButton(tr("Save layout…"))
+        self.save_layout.setToolTip(tr("Keep this wall layout in the hub for every wall"))
+        self.save_layout.clicked.connect(self.ask_layout_name)
         self.manage = QPushButton(tr("Camera register…"))
         self.manage.setToolTip(tr("Add, edit or remove cameras (administrators)"))
         self.manage.clicked.connect(self.show_register)
@@ -150,6 +155,7 @@ class VideoPanel(QWidget):
         controls = QHBoxLayout()
         controls.addWidget(self.layouts)
         controls.addWidget(self.open_wall)
+        controls.addWidget(self.save_layout)
         controls.addWidget(self.manage)
         side = QWidget()
         side_box = QVBoxLayout(side)
@@ -166,6 +172,7 @@ class VideoPanel(QWidget):
         connect_wall(self.wall, session)
         self.wall.sig_layout_changed.connect(lambda _layout: self._list_cameras())
         session.sig_snapshot_changed.connect(lambda _s: self._list_cameras())
+        session.sig_snapshot_changed.connect(lambda _s: self.load_saved_layouts())
         session.sig_events.connect(self._on_events)
         self.layouts.currentIndexChanged.connect(
             lambda _i: self.wall.set_layout(str(self.layouts.currentData()))
@@ -173,6 +180,42 @@ class VideoPanel(QWidget):
         self.cameras.itemDoubleClicked.connect(self._show_item)
         self.open_wall.clicked.connect(self.show_wall)
         self._list_cameras()
+
+    def ask_layout_name(self) -> None:
+        name, accepted = QInputDialog.getText(self, tr("Save layout"), tr("Layout name"))
+        if accepted and name.strip():
+            self.save_current_layout(name.strip())
+
+    def save_current_layout(self, name: str) -> None:
+        """Save the wall's current layout in the hub under ``name`` (shared by every wall)."""
+        if self.session.hub is None:
+            return
+        self.session.hub.request(
+            "wall.layout.save",
+            {"name": name, "spec": self.wall.layout_.to_spec()},
+            lambda _result: self.load_saved_layouts(),
+            self._on_layout_error,
+        )
+
+    def load_saved_layouts(self) -> None:
+        """Offer the hub's saved layouts after the presets in the layout selector."""
+        if self.session.hub is not None:
+            self.session.hub.request(
+                "wall.layouts", {}, self._on_saved_layouts, self._on_layout_error
+            )
+
+    def _on_saved_layouts(self, layouts: Any) -> None:
+        current = self.layouts.currentData()
+        while self.layouts.count() > len(PRESETS):
+            self.layouts.removeItem(self.layouts.count() - 1)
+        for saved in layouts:
+            self.layouts.addItem(tr("Saved: {name}", name=saved["name"]), json.dumps(saved["spec"]))
+        index = self.layouts.findData(current)
+        if index >= 0:
+            self.layouts.setCurrentIndex(index)
+
+    def _on_layout_error(self, error: HubError) -> None:
+        log.warning("wall layouts: %s %s", error.code, error.detail)
 
     def show_register(self) -> CameraRegister:
         """Open the camera register (the hub refuses changes from non-admins, with a reason)."""

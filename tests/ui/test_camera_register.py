@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from console import video
 from console.video.register import CameraRegister
 from tests.ui.conftest import copy_db
 from tests.ui.test_shell import ThreadedHub, log_in, make_shell
@@ -69,3 +70,24 @@ def test_admin_manages_cameras_and_others_are_refused(qtbot: QtBot, register_hub
     finally:
         admin.link.close()
         dispatcher.link.close()
+
+
+def test_wall_layouts_are_saved_in_the_hub_and_offered_again(
+    qtbot: QtBot, register_hub: str
+) -> None:
+    first = make_shell(qtbot, register_hub)
+    second = make_shell(qtbot, register_hub)
+    try:
+        log_in(qtbot, first, "commander")
+        panel = video.install(first.window, first.session)
+        panel.wall.set_layout("2x3")
+        panel.save_current_layout("指挥大厅")
+        log_in(qtbot, second, "dispatcher")
+        other = video.install(second.window, second.session)
+        other.load_saved_layouts()
+        qtbot.waitUntil(lambda: other.layouts.findText("已存：指挥大厅") >= 0, timeout=10_000)
+        other.layouts.setCurrentIndex(other.layouts.findText("已存：指挥大厅"))
+        assert (other.wall.layout_.rows, other.wall.layout_.cols) == (2, 3)
+    finally:
+        first.link.close()
+        second.link.close()
