@@ -34,7 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from console.charts.enterprise_file import code_label
-from console.charts.report import default_report_name, duration_text, export_pdf, export_png
+from console.charts.report import (
+    default_report_name,
+    district_headers,
+    duration_text,
+    export_pdf,
+    export_png,
+)
 from console.charts.report import rate_text as rate_cell
 from console.charts.style import CURVE_COLOURS, adopt_orphans, style_plot
 from console.hub.client import HubError
@@ -98,19 +104,7 @@ class LeaderDashboard(QWidget):
         bar.addWidget(self.png_button)
 
         self.table = QTableWidget(0, len(DISTRICT_COLUMNS))
-        self.table.setHorizontalHeaderLabels(
-            [
-                tr("District"),
-                tr("Complaints received"),
-                tr("Complaints closed"),
-                tr("Open cases"),
-                tr("Overdue cases"),
-                tr("Median verification time"),
-                tr("Median closure time"),
-                tr("Transmission rate"),
-                tr("Compliance rate"),
-            ]
-        )
+        self.table.setHorizontalHeaderLabels(district_headers())
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

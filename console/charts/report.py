@@ -50,10 +50,9 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> str:
-    """The report body for a ``dashboard.districts`` reply (pure; no Qt needed)."""
-    generated = local_time_text(figures.get("generated_at"))
-    headers = [
+def district_headers() -> list[str]:
+    """Column headings of the per-district table, shared by the dashboard and the report."""
+    return [
         tr("District"),
         tr("Complaints received"),
         tr("Complaints closed"),
@@ -64,6 +63,12 @@ def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> s
         tr("Transmission rate"),
         tr("Compliance rate"),
     ]
+
+
+def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> str:
+    """The report body for a ``dashboard.districts`` reply (pure; no Qt needed)."""
+    generated = local_time_text(figures.get("generated_at"))
+    headers = district_headers()
     rows = "".join(
         "<tr>"
         + "".join(
