@@ -64,10 +64,8 @@ def check_label(check: str) -> str:
         "exceedance": tr("Exceedance check"),
         "fluctuation": tr("Fluctuation check"),
         "zero": tr("Zero-value check"),
-        "zero_value": tr("Zero-value check"),
         "box": tr("Box check"),
-        "operating": tr("Operating-condition check"),
-        "operating_condition": tr("Operating-condition check"),
+        "condition": tr("Operating-condition check"),
     }
     return labels.get(check, check)
 
