@@ -283,3 +283,75 @@ def test_encoder_writes_plain_decimals() -> None:
     segment = encode_segment(cn="2011", mn=MN, values={"w01018": {"Rtd": 1e-7, "Max": 2e20}})
     assert "e" not in segment.split("CP=")[1]
     assert decode(frame_segment(segment)).values == {"w01018": {"Rtd": 1e-7, "Max": 2e20}}
+
+
+def _repeat_shape_segment(cod: str, flag: str, interval: str, code_twice: str) -> str:
+    """One station's upload shape: params, DataTime, values, and a code repeated later on."""
+    return (
+        f"QN={QN};ST=32;CN=2011;PW=123456;MN={MN};Flag=4;CP=&&RtdInterval={interval};"
+        f"DataTime=20160801085857;w01018-Rtd={cod},w01018-Flag={flag};"
+        f"w21003-Rtd=1.5,w21003-Flag=N;w01018-ZsRtd={code_twice};Note=x&&"
+    )
+
+
+def test_repeated_shape_decodes_like_the_first_packet() -> None:
+    """From the second packet of a key sequence on, values are placed by a cached shape."""
+    cases = [("231.5", "N", "30", "2"), ("0", "M", "30.5", "-7.25"), ("12", "D", "60", "1e2")]
+    for _ in range(3):  # first sighting, second (shape built), then the shape path
+        for cod, flag, interval, zs in cases:
+            packet = decode(handmade(_repeat_shape_segment(cod, flag, interval, zs)))
+            assert packet.values == {
+                "w01018": {"Rtd": float(cod), "Flag": flag, "ZsRtd": float(zs)},
+                "w21003": {"Rtd": 1.5, "Flag": "N"},
+            }
+            assert list(packet.values) == ["w01018", "w21003"]
+            assert list(packet.values["w01018"]) == ["Rtd", "Flag", "ZsRtd"]
+            assert packet.data_time == "20160801085857"
+            expected_interval = int(interval) if interval.isdigit() else float(interval)
+            assert packet.params == {"RtdInterval": expected_interval, "Note": "x"}
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "abc", "1x"])
+def test_repeated_shape_still_rejects_bad_numbers(bad: str) -> None:
+    for _ in range(3):
+        decode(handmade(_repeat_shape_segment("1", "N", "30", "2")))
+    with pytest.raises(HJ212Error) as error:
+        decode(handmade(_repeat_shape_segment(bad, "N", "30", "2")))
+    assert error.value.kind is ErrorKind.FIELD
+    assert "w01018-Rtd" in error.value.detail
+
+
+def test_later_duplicate_key_wins_on_the_shape_path_too() -> None:
+    segment = (
+        f"QN={QN};ST=32;CN=2011;PW=123456;MN={MN};Flag=4;CP=&&"
+        "w01018-Rtd={a},w01018-Rtd={b};w01018-Flag=N&&"
+    )
+    for a, b in [("1", "2"), ("3", "4"), ("5", "6"), ("7", "8")]:
+        packet = decode(handmade(segment.format(a=a, b=b)))
+        assert packet.values == {"w01018": {"Rtd": float(b), "Flag": "N"}}
+
+
+def test_station_changing_its_layout_is_decoded_by_the_new_layout() -> None:
+    """Same MN and CN, the logger reconfigured: new keys, or the same keys with other separators."""
+    layouts = [
+        "w01018-Rtd={v},w01018-Flag=N;w21003-Rtd=2",
+        "w01018-Rtd={v};w01018-Flag=N;w21003-Rtd=2",  # same keys, ';' instead of ','
+        "w01018-Rtd={v},w01018-Flag=N;w21003-Rtd=2;w21011-Rtd=3",  # a code added
+    ]
+    for layout in layouts:
+        for value in range(4):
+            cp = layout.format(v=value)
+            segment = f"QN={QN};ST=32;CN=2011;PW=123456;MN={MN};Flag=4;CP=&&{cp}&&"
+            packet = decode(handmade(segment))
+            assert packet.values["w01018"] == {"Rtd": float(value), "Flag": "N"}
+            assert packet.values["w21003"] == {"Rtd": 2.0}
+            assert ("w21011" in packet.values) == layout.endswith("3")
+
+
+def test_value_holding_a_separator_is_not_taken_by_the_station_layout() -> None:
+    base = f"QN={QN};ST=32;CN=2011;PW=123456;MN={MN};Flag=4;CP=&&"
+    for value in ("1", "2", "3"):
+        decode(handmade(f"{base}w01018-Rtd={value},w01018-Flag=N&&"))
+    with pytest.raises(HJ212Error) as error:
+        decode(handmade(f"{base}w01018-Rtd=1=2,w01018-Flag=N&&"))
+    assert error.value.kind is ErrorKind.FIELD

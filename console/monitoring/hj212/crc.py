@@ -16,6 +16,8 @@ The last byte goes through the full 16-bit table, giving the printed CRC.
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["crc16_hj212", "crc16_hj212_reference", "crc16_modbus"]
 
 
@@ -43,8 +45,18 @@ def _powers() -> tuple[bytes, ...]:
 
 
 _POW = _powers()  # _POW[r][x] == M**r (x)
-# _LOW_MASK[w] keeps the lowest w 64-bit words of an integer.
-_LOW_MASK: list[int] = [(1 << (64 * w)) - 1 for w in range(1024)]
+
+
+@functools.cache
+def _folds(size: int) -> tuple[tuple[int, int], ...]:
+    """(shift, mask) steps that XOR-fold ``size`` bytes down to one 64-bit word."""
+    steps = []
+    words = (size + 7) >> 3
+    while words > 1:  # fold the upper half of the 64-bit words into the lower half
+        keep = (words + 1) >> 1
+        steps.append((keep << 6, (1 << (keep << 6)) - 1))
+        words = keep
+    return tuple(steps)
 
 
 def crc16_hj212(data: bytes) -> int:
@@ -53,12 +65,8 @@ def crc16_hj212(data: bytes) -> int:
     if m < 0:
         return 0xFFFF
     x = int.from_bytes(data[:m], "little")
-    words = (m + 7) >> 3
-    while words > 1:  # XOR-fold the upper half of the 64-bit words into the lower half
-        keep = (words + 1) >> 1
-        mask = _LOW_MASK[keep] if keep < len(_LOW_MASK) else (1 << (64 * keep)) - 1
-        x = (x >> (keep << 6)) ^ (x & mask)
-        words = keep
+    for shift, mask in _folds(m):
+        x = (x >> shift) ^ (x & mask)
     lane = x.to_bytes(8, "little")  # lane[k] = XOR of the bytes at positions ≡ k (mod 8)
     p = _POW
     h = (
