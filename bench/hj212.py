@@ -154,10 +154,12 @@ def station_mn(i: int) -> str:
 
 
 def _station_frames(i: int, count: int, start: datetime) -> list[bytes]:
+    """A station's backlog: samples 30 s apart from ``start``, requested now (QN = send time)."""
     rng = random.Random(i)
+    now = datetime.now(UTC)
     return [
         encode_packet(
-            qn=format_hj212_time(start + timedelta(seconds=30 * n), millis=True),
+            qn=format_hj212_time(now + timedelta(milliseconds=n), millis=True),
             cn="2011",
             mn=station_mn(i),
             pw="pw",
@@ -261,7 +263,7 @@ async def _ingest(url: str, stations: int, per_station: int, interval: float) ->
         db_url=url,
         port=0,
         event_queue_limit=stations * per_station + 1000,
-        monitoring=MonitoringConfig(port=0, receiver=ReceiverConfig(queue_limit=5000)),
+        monitoring=MonitoringConfig(port=0, receiver=ReceiverConfig()),
     )
     hub = await Hub.start(config)
     try:

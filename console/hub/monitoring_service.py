@@ -123,6 +123,7 @@ class MonitoringService:
         self._tasks: list[asyncio.Task[None]] = []
         self._emits: set[asyncio.Task[None]] = set()
         self._alarm_lock = asyncio.Lock()
+        self._quarantine_lock = asyncio.Lock()
         receiver_config = replace(
             config.receiver or ReceiverConfig(), host=config.host, port=config.port
         )
@@ -201,9 +202,12 @@ class MonitoringService:
         self.state.bus.publish(QUARANTINE_TOPIC, item.to_event())
 
     async def flush_quarantine(self) -> None:
-        items, self._quarantine = self._quarantine, []
-        if items:
-            await self.ingest.run(self.series_store.add_quarantined, items)
+        """Write what is waiting; returns only after any flush already under way has committed,
+        so a listing that flushes first sees every item announced before it."""
+        async with self._quarantine_lock:
+            items, self._quarantine = self._quarantine, []
+            if items:
+                await self.ingest.run(self.series_store.add_quarantined, items)
 
     # -- alarms --------------------------------------------------------------------------------
 
