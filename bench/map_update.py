@@ -1,7 +1,8 @@
 """Measure: moving 10,000 officer markers through the bridge vs regenerating the folium page.
 
 (a) one ``move_officers`` call with 10,000 moves, repeated; time until the page reports the
-    batch painted (two animation frames after applying it); median per batch.
+    batch painted (two animation frames after applying it); median per batch. Afterwards the
+    officer canvas is read back at the last officer's place to prove it was really drawn.
 (b) render the folium page with the same 10,000 markers baked in, write it, load it; time
     until the new page is ready and has painted; median of a few runs.
 (c) first render of the Taizhou demo world (9 districts, ~11,000 grids, 330 enterprises,
@@ -10,7 +11,8 @@
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/map_update.py [--markers N]``
 (as root also ``QTWEBENGINE_DISABLE_SANDBOX=1``). Prints one JSON line per measurement and
 a final ``map_update: N ms per 10k batch (Rx faster than re-render)`` line. ``--no-world``
-skips (c) (building the demo world takes a few seconds).
+skips (c) (building the demo world takes a few seconds). Each JSON line carries the load
+average: the machine is shared and wall-clock figures mean little without it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QEvent, QEventLoop, QTimer, QUrl
 from PySide6.QtWidgets import QApplication
@@ -78,7 +81,18 @@ def bridge_batches(view: MapView, count: int, repeats: int) -> list[float]:
         view.move_officers(moves)
         wait_for(lambda: bridge.rendered_seq >= target)  # noqa: B023 (waited on right here)
         times.append(time.perf_counter() - start)
+    last = moves[-1]  # drawn last, so on top: its centre must show on the canvas
+    if query(view, "officer_pixel", *query(view, "point_of", last["lon"], last["lat"]))[3] != 255:
+        raise RuntimeError("the page reported the batch painted but the officer is not there")
     return times[1:]
+
+
+def query(view: MapView, name: str, *args: Any) -> Any:
+    """The page's answer to ``consoleMap.query(name, *args)``."""
+    answer: list[Any] = []
+    view.bridge.query(name, list(args), answer.append)
+    wait_for(lambda: bool(answer))
+    return answer[0]
 
 
 def rerender(view: MapView, directory: Path, count: int, run: int) -> float:
@@ -144,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     "markers": args.markers,
                     "median_ms": round(bridge_ms, 1),
                     "all_ms": [round(t * 1000, 1) for t in batches],
+                    "loadavg": os.getloadavg(),
                 }
             )
         )
@@ -156,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     "markers": args.markers,
                     "median_ms": round(reload_ms, 1),
                     "all_ms": [round(t * 1000, 1) for t in reloads],
+                    "loadavg": os.getloadavg(),
                 }
             )
         )
@@ -163,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         view.deleteLater()
         if not args.no_world:
             world_s = first_world_render(Path(tmp) / "console_map.html")
-            print(json.dumps({"measure": "first_world_render", "ms": round(world_s * 1000, 1)}))
+            world = {"measure": "first_world_render", "ms": round(world_s * 1000, 1)}
+            print(json.dumps({**world, "loadavg": os.getloadavg()}))
         # the page must be gone before the shared profile dies with the application
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
         per_10k = bridge_ms * 10_000 / args.markers

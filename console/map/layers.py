@@ -7,15 +7,19 @@ sent to the page is WGS84/CGCS2000; the page shifts it into the basemap's datum 
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from shapely.geometry import shape
 
 from console.core.geo import Datum, bd09_to_gcj02, gcj02_to_wgs84
+from console.core.model import DutyStatus
 
 ENTERPRISE_STATES = ("normal", "alarm", "offline", "inspecting")
 LAYERS = (
@@ -140,27 +144,108 @@ def world_op(snapshot: Mapping[str, Any], *, fit: bool = True) -> dict[str, Any]
     }
 
 
-def move_items(moves: Iterable[Mapping[str, Any]]) -> list[tuple[str, list[Any]]]:
-    """``(id, [id, lon, lat, heading, duty, ts])`` per move; compact rows keep 10k moves small."""
-    rows = []
-    for move in moves:
-        lon, lat = _position(move, "officer move")
-        heading = move.get("heading")
-        officer_id = str(move["id"])
-        rows.append(
-            (
-                officer_id,
-                [
-                    officer_id,
-                    round(lon, 7),  # ~1 cm; full float reprs make a 10k batch 40 % bigger
-                    round(lat, 7),
-                    None if heading is None else float(heading),
-                    move.get("duty"),
-                    timestamp(move.get("ts")),
-                ],
+DUTY_WIRE_CODES: dict[str | None, int] = {
+    DutyStatus.ON_DUTY: 0,
+    DutyStatus.OFF_DUTY: 1,
+    DutyStatus.ON_LEAVE: 2,
+    None: 255,
+}
+"""Duty state -> the number the page's officer layer uses (map.js ``DUTY_CODES``); 255 keeps it."""
+
+
+def officer_moves(
+    moves: Iterable[Mapping[str, Any]],
+) -> tuple[list[str], dict[str, npt.NDArray[Any]]]:
+    """Officer ids and columns for ``packing.PackedRows``, checked before anything is queued.
+
+    ``lon``/``lat`` (float64, WGS84), ``heading`` (float32 degrees, NaN: no heading),
+    ``duty`` (uint8, ``DUTY_WIRE_CODES``) and ``ts`` (float64 epoch seconds, NaN: keep the
+    last). Column-wise with numpy because a 10,000-officer batch row by row took ~16 ms of
+    the GUI thread; a bad row is then looked up one by one to name it and say what is wrong.
+    """
+    rows = moves if isinstance(moves, Sequence) else list(moves)
+    try:
+        ids = [str(m["id"]) for m in rows]
+        lon = np.array([m["lon"] for m in rows], dtype=np.float64)
+        lat = np.array([m["lat"] for m in rows], dtype=np.float64)
+        raw_heading = [m.get("heading") for m in rows]
+        heading = np.array(raw_heading, dtype=np.float64)
+        duty = np.array([DUTY_WIRE_CODES.get(m.get("duty"), -1) for m in rows], dtype=np.int16)
+    except (KeyError, TypeError, ValueError):
+        raise _move_error(rows) from None
+    on_globe = (lon >= -180.0) & (lon <= 180.0) & (lat >= -90.0) & (lat <= 90.0)  # NaN: False
+    no_heading = ~np.isfinite(heading)
+    if (
+        not on_globe.all()
+        or (duty < 0).any()
+        or any(raw_heading[i] is not None for i in np.flatnonzero(no_heading))
+    ):
+        raise _move_error(rows)
+    raw_ts = [m.get("ts") for m in rows]
+    try:
+        ts = np.array(raw_ts, dtype=np.float64)  # None -> NaN
+    except (TypeError, ValueError):  # ISO 8601 strings: parse them one by one
+        ts = np.array([_move_timestamp(m) for m in rows], dtype=np.float64)
+    if np.isinf(ts).any():
+        raise _move_error(rows)
+    return ids, {
+        "lon": lon,
+        "lat": lat,
+        "heading": heading.astype(np.float32),
+        "duty": duty.astype(np.uint8),
+        "ts": ts,
+    }
+
+
+def _move_timestamp(move: Mapping[str, Any]) -> float:
+    try:
+        ts = timestamp(move.get("ts"))
+    except ValueError as exc:
+        raise ValueError(f"officer move {move.get('id')!r} has a bad ts: {exc}") from None
+    if ts is None:
+        return math.nan
+    if not math.isfinite(ts):
+        raise ValueError(f"officer move {move.get('id')!r} has a ts that is not finite: {ts}")
+    return ts
+
+
+def _check_move(move: Any) -> None:
+    """Raise ``ValueError`` saying what is wrong with one officer move (row by row)."""
+    if not isinstance(move, Mapping) or "id" not in move:
+        raise ValueError(f"officer move {move!r} has no id")
+    _position(move, "officer move")
+    heading = move.get("heading")
+    if heading is not None:
+        try:
+            degrees = float(heading)
+        except (TypeError, ValueError):
+            degrees = math.nan
+        if not math.isfinite(degrees):
+            raise ValueError(
+                f"officer move {move['id']!r} has a bad heading {heading!r}; "
+                "expected degrees or none"
             )
+    duty = move.get("duty")
+    try:
+        known = duty in DUTY_WIRE_CODES
+    except TypeError:  # unhashable
+        known = False
+    if not known:
+        raise ValueError(
+            f"officer move {move['id']!r} has unknown duty {duty!r}; "
+            f"expected one of {', '.join(DutyStatus)}"
         )
-    return rows
+    _move_timestamp(move)
+
+
+def _move_error(rows: Sequence[Any]) -> ValueError:
+    """The first bad move's problem in words, once the column-wise check has failed."""
+    for move in rows:
+        try:
+            _check_move(move)
+        except ValueError as exc:
+            return exc
+    return ValueError("officer moves hold values that are not numbers")
 
 
 def _urgency(record: Mapping[str, Any], what: str) -> str:

@@ -275,8 +275,14 @@ class MapView(QWidget):
             self.set_cameras(snapshot["cameras"])
 
     def move_officers(self, moves: Iterable[Mapping[str, Any]]) -> None:
-        """Move (or place) officers: ``id``, ``lon``, ``lat``; optional heading, duty, ts."""
-        self.bridge.post_rows("officers.move", layers.move_items(moves))
+        """Move (or place) officers: ``id``, ``lon``, ``lat``; optional heading, duty, ts.
+
+        A bad move raises ``ValueError`` naming the officer; none of that call's moves are
+        queued, and moves queued before stay queued.
+        """
+        ids, columns = layers.officer_moves(moves)
+        if ids:
+            self.bridge.post_packed("officers.move", ids, columns)
 
     def remove_officers(self, officer_ids: Iterable[str]) -> None:
         self.bridge.post({"op": "officers.remove", "ids": [str(i) for i in officer_ids]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -300,3 +301,118 @@ def test_install_puts_map_in_window_and_clicks_select(qapp: QApplication) -> Non
         window.close()
         window.deleteLater()
         QTest.qWait(50)
+
+
+def _colour(hex_colour: str) -> list[int]:
+    return [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)] + [255]
+
+
+def painted(view: MapView, lon: float, lat: float) -> list[int]:
+    """RGBA the officer canvas really holds at a point (not what the layer's arrays say)."""
+    x, y = query(view, "point_of", lon, lat)
+    pixel: list[int] = query(view, "officer_pixel", x, y)
+    return pixel
+
+
+def test_packed_moves_keep_duty_and_time_and_are_painted(map_view: MapView) -> None:
+    lon, lat = 121.15, 28.78  # nobody else is drawn near here
+    before = map_view.bridge.sent_seq
+    map_view.move_officers(
+        [{"id": "P1", "lon": lon, "lat": lat, "heading": 30, "duty": "off_duty", "ts": time.time()}]
+    )
+    wait_drawn(map_view, after=before)
+    state = query(map_view, "officer_state", "P1")
+    assert (state["heading"], state["duty"]) == (30, 1)
+    assert painted(map_view, lon, lat) == _colour("#8e24aa")  # off duty
+    ts = state["ts"]
+    before = map_view.bridge.sent_seq
+    map_view.move_officers([{"id": "P1", "lon": lon, "lat": lat}])  # no heading, duty, ts
+    wait_drawn(map_view, after=before)
+    state = query(map_view, "officer_state", "P1")
+    assert (state["heading"], state["duty"], state["ts"]) == (None, 1, ts)  # duty, ts kept
+    before = map_view.bridge.sent_seq
+    map_view.move_officers([{"id": "P1", "lon": lon, "lat": lat, "duty": "on_duty"}])
+    wait_drawn(map_view, after=before)
+    assert painted(map_view, lon, lat) == _colour("#1565c0")
+    before = map_view.bridge.sent_seq
+    map_view.move_officers([{"id": "P1", "lon": lon, "lat": lat, "ts": time.time() - 3600}])
+    wait_drawn(map_view, after=before)
+    assert painted(map_view, lon, lat) == _colour("#9e9e9e")  # stale
+    map_view.remove_officers(["P1"])
+    wait_drawn(map_view, after=map_view.bridge.sent_seq - 1)
+    assert painted(map_view, lon, lat)[3] == 0
+    assert map_view.page.js_errors == []
+
+
+def test_bad_moves_are_refused_and_nothing_queued_is_lost(map_view: MapView) -> None:
+    before = map_view.bridge.sent_seq
+    map_view.move_officers([{"id": "Q1", "lon": 121.2, "lat": 28.7}])
+    with pytest.raises(ValueError, match="officer move 'Q3' is off the globe"):
+        map_view.move_officers(
+            [{"id": "Q2", "lon": 121.3, "lat": 28.7}, {"id": "Q3", "lon": math.nan, "lat": 28.7}]
+        )
+    with pytest.raises(ValueError, match="officer move 'Q4' is off the globe: lon=200"):
+        map_view.move_officers([{"id": "Q4", "lon": 200, "lat": 28.7}])
+    wait_drawn(map_view, after=before)
+    on_page = {row[0]: row for row in query(map_view, "officers")}
+    assert on_page["Q1"][1:3] == pytest.approx([121.2, 28.7])
+    assert not {"Q2", "Q3", "Q4"} & set(on_page)  # the bad call queued none of its moves
+    map_view.remove_officers(["Q1"])
+    assert map_view.page.js_errors == []
+
+
+def test_one_call_per_frame_no_wait_when_quiet_and_slots_survive_reload(
+    qapp: QApplication, page_path: Path
+) -> None:
+    frame_s = 0.5
+    view = MapView(page_path=page_path, frame_ms=round(frame_s * 1000))
+    view.resize(600, 400)
+    view.show()
+    try:
+        wait_until(lambda: view.bridge.ready)
+        wait_drawn(view)
+        QTest.qWait(round(frame_s * 1200))  # a quiet spell longer than a frame
+        bridge, sent = view.bridge, view.bridge.sent_seq
+        started = time.monotonic()
+        view.move_officers([{"id": "A", "lon": 121.3, "lat": 28.6}])
+        view.move_officers([{"id": "B", "lon": 121.4, "lat": 28.7}])
+        wait_until(lambda: bridge.sent_seq > sent)
+        first = time.monotonic()
+        assert first - started < frame_s / 2  # sent on the next turn, not a frame later
+        view.move_officers([{"id": "A", "lon": 121.35, "lat": 28.65}])
+        wait_until(lambda: bridge.sent_seq > sent + 1)
+        assert time.monotonic() - first >= frame_s * 0.9  # waited out the frame
+        assert bridge.sent_seq == sent + 2  # one call per frame, the first held both calls
+        wait_drawn(view)
+        assert {row[0]: row[1:3] for row in query(view, "officers")} == {
+            "A": pytest.approx([121.35, 28.65]),
+            "B": pytest.approx([121.4, 28.7]),
+        }
+        view.web_view.reload()  # the new page knows no slots: keys must travel again
+        wait_until(lambda: not bridge.ready)
+        wait_until(lambda: bridge.ready)
+        view.move_officers(
+            [{"id": "B", "lon": 121.45, "lat": 28.75}, {"id": "C", "lon": 121.5, "lat": 28.8}]
+        )
+        wait_drawn(view, after=bridge.sent_seq)
+        assert {row[0]: row[1:3] for row in query(view, "officers")} == {
+            "B": pytest.approx([121.45, 28.75]),
+            "C": pytest.approx([121.5, 28.8]),
+        }
+        assert view.page.js_errors == []
+    finally:
+        close_view(view)
+
+
+def test_a_map_not_laid_out_yet_takes_moves_without_errors(
+    qapp: QApplication, page_path: Path
+) -> None:
+    view = MapView(page_path=page_path)  # never shown: the page has no size yet
+    try:
+        wait_until(lambda: view.bridge.ready)
+        view.move_officers([{"id": "Z1", "lon": 121.3, "lat": 28.6, "heading": 10}])
+        assert query(view, "officer_state", "Z1")["lon"] == pytest.approx(121.3)
+        assert query(view, "officers_drawn") == 1
+        assert view.page.js_errors == []
+    finally:
+        close_view(view)
