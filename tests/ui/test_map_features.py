@@ -10,6 +10,7 @@ import json
 import math
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -475,12 +476,17 @@ def test_screenshot_of_the_demo_world(
         image = view.grab().toImage()
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert image.save(str(SCREENSHOT))
-        colours = {
+        # Sample the map itself: right of the zoom and drawing controls, left of the legend,
+        # below the toolbars. The demo world must cover a fair part of it, in many colours.
+        samples = [
             image.pixel(x, y)
-            for x in range(0, image.width(), 16)
-            for y in range(60, image.height(), 16)
-        }
-        assert len(colours) > 20, "the screenshot is (almost) blank"
+            for x in range(80, image.width() - 240, 8)
+            for y in range(80, image.height(), 8)
+        ]
+        background = Counter(samples).most_common(1)[0][0]
+        covered = sum(pixel != background for pixel in samples) / len(samples)
+        assert covered > 0.1, f"only {covered:.0%} of the map area is drawn: (almost) blank"
+        assert len(set(samples)) > 20, "the screenshot has too few colours to be the demo world"
         assert query(view, "counts")["grids"] == len(snapshot["grids"])
         assert view.page.js_errors == []
     finally:
