@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import uuid
@@ -55,6 +56,7 @@ __all__ = [
     "StationInfo",
     "StationReceiver",
     "StationRegistry",
+    "cached_isoformat",
     "format_hj212_time",
     "parse_hj212_time",
     "stations_from_world",
@@ -83,16 +85,30 @@ def parse_hj212_time(text: str | None) -> datetime | None:
     Returns None for a missing or malformed time: a bad time is a data-quality fact, not a
     reason to drop the packet.
     """
-    if text is None or len(text) not in (14, 17) or not (text.isdigit() and text.isascii()):
+    if text is None or len(text) not in (14, 17):
         return None
-    # fromisoformat reads the basic form (``YYYYMMDDThhmmss``) in C: strptime costs ~10 µs,
-    # and this runs for every packet.
-    try:
-        moment = datetime.fromisoformat(f"{text[:8]}T{text[8:14]}").replace(tzinfo=UTC)
-        moment -= _CHINA_OFFSET
+    moment = _parse_seconds(text[:14])
+    if moment is None or len(text) == 14:
+        return moment
+    millis = text[14:]
+    return moment + _MILLISECONDS[int(millis)] if millis.isdigit() and millis.isascii() else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_seconds(text: str) -> datetime | None:
+    """Cached: this runs twice per packet, and stations report on the same few timestamps."""
+    if not (text.isdigit() and text.isascii()):
+        return None
+    try:  # fromisoformat reads the basic form (``YYYYMMDDThhmmss``) in C
+        return datetime.fromisoformat(f"{text[:8]}T{text[8:]}").replace(tzinfo=UTC) - _CHINA_OFFSET
     except (ValueError, OverflowError):
         return None
-    return moment + timedelta(milliseconds=int(text[14:])) if len(text) == 17 else moment
+
+
+_MILLISECONDS = tuple(timedelta(milliseconds=n) for n in range(1000))
+
+cached_isoformat = functools.lru_cache(maxsize=8192)(datetime.isoformat)
+"""``datetime.isoformat`` for the times every event of a batch repeats (receipt, data time)."""
 
 
 def format_hj212_time(moment: datetime, *, millis: bool = False) -> str:
@@ -166,8 +182,8 @@ class ReceivedPacket:
             "outlet_id": self.station.outlet_id,
             "mn": self.station.mn,
             "cn": self.packet.cn,
-            "data_time": self.data_time.isoformat(),
-            "received_at": self.received_at.isoformat(),
+            "data_time": cached_isoformat(self.data_time),
+            "received_at": cached_isoformat(self.received_at),
             "district_adcode": self.station.district_adcode,
             "values": values,
         }

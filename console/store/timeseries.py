@@ -12,6 +12,7 @@ retention drops whole partitions there instead of deleting rows.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import defaultdict
@@ -32,7 +33,12 @@ from console.monitoring.aggregate import (
     as_sent,
 )
 from console.monitoring.alarms import Alarm, AlarmEvent
-from console.monitoring.receiver import CHINA_TZ, QuarantinedPacket, ReceivedPacket
+from console.monitoring.receiver import (
+    CHINA_TZ,
+    QuarantinedPacket,
+    ReceivedPacket,
+    cached_isoformat,
+)
 from console.store.schema_monitoring import (
     AGGREGATE_TABLES,
     PARTITIONED_TABLES,
@@ -142,7 +148,7 @@ class TimeSeriesStore:
                 if sqlite:
                     when, received = _sqlite_time(when), _sqlite_time(received)
                 else:
-                    when, received = when.isoformat(), received.isoformat()
+                    when, received = cached_isoformat(when), cached_isoformat(received)
                     outlet = _copy_escape(outlet)
                 for code, fields in item.packet.values.items():
                     flag = fields.get("Flag")
@@ -626,6 +632,7 @@ def _aggregate_row(outlet_id: str, agg: Aggregate, received_at: datetime) -> tup
     )
 
 
+@functools.lru_cache(maxsize=8192)
 def _sqlite_time(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime writes (``%Y-%m-%d %H:%M:%S.%f``), at C speed."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -420,4 +420,11 @@ def test_hj212_times_are_beijing_time() -> None:
     assert parse_hj212_time("2024010108") is None
     assert parse_hj212_time("20241301080000") is None
     moment = datetime(2024, 6, 30, 16, 30, tzinfo=UTC)
+    # The seconds are cached; the milliseconds of a QN still count, and bad ones still fail.
+    assert parse_hj212_time("20240701003000007") == moment.replace(microsecond=7000)
+    assert parse_hj212_time("20240701003000999") == moment.replace(microsecond=999000)
+    assert parse_hj212_time("2024070100300012x") is None
+    assert parse_hj212_time("2024070100300x123") is None
+    assert parse_hj212_time("2024070100300٣123") is None  # a non-ASCII digit
+    assert parse_hj212_time("20240701003000") == moment
     assert format_hj212_time(moment) == "20240701003000"
