@@ -8,6 +8,7 @@ error kind and carries on. Numbers are parsed as numbers, codes are kept as sent
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -634,21 +635,29 @@ def _format_value(name: str, value: object) -> str:
 
 def _reply(packet: Packet, cn: str, params: dict[str, Any] | None) -> bytes:
     flag = None if packet.flag is None else packet.flag & 0xFC  # same version, no A/D bits
-    if params is None and _UNSAFE.search(f"{packet.qn}{packet.pw}{packet.mn}") is None:
+    if params is None and (packet.qn is None or _UNSAFE.search(packet.qn) is None):
         # The hub answers every upload: build the echo directly (same bytes as encode_packet,
         # whose per-field checks the decoded header already passed).
-        header = "ST=91;CN=" + cn
-        if packet.qn is not None:
-            header = f"QN={packet.qn};{header}"
-        if packet.pw is not None:
-            header = f"{header};PW={packet.pw}"
-        header = f"{header};MN={packet.mn}"
-        if flag is not None:
-            header = f"{header};Flag={flag}"
-        return frame_segment(header + ";CP=&&&&")
+        tail = _reply_tail(cn, packet.pw, packet.mn, flag)
+        if tail is not None:
+            return frame_segment(tail if packet.qn is None else f"QN={packet.qn};{tail}")
     return encode_packet(
         qn=packet.qn, st="91", cn=cn, pw=packet.pw, mn=packet.mn, flag=flag, params=params
     )
+
+
+@functools.lru_cache(maxsize=8192)
+def _reply_tail(cn: str, pw: str | None, mn: str, flag: int | None) -> str | None:
+    """What follows the QN in a station's replies (the same for all of them); None if unsafe."""
+    if _UNSAFE.search(f"{pw}{mn}") is not None:
+        return None
+    tail = f"ST=91;CN={cn}"
+    if pw is not None:
+        tail = f"{tail};PW={pw}"
+    tail = f"{tail};MN={mn}"
+    if flag is not None:
+        tail = f"{tail};Flag={flag}"
+    return tail + ";CP=&&&&"
 
 
 def data_reply(packet: Packet) -> bytes:
