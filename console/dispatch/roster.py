@@ -191,8 +191,10 @@ class RosterModel(QAbstractTableModel):
                         **({"battery": data["battery"]} if data.get("battery") is not None else {}),
                     },
                 )
-            elif topic == "officer.moved":
-                changed |= self._moved(data)
+            elif topic == "officer.moved":  # a list of moves (older hubs: one move)
+                for move in data if isinstance(data, list) else [data]:
+                    if isinstance(move, dict):
+                        changed |= self._moved(move)
             elif topic == "task.updated":
                 changed |= self._task_updated(data.get("task") or {})
         for position in sorted(changed):

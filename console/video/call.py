@@ -32,7 +32,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -727,6 +727,8 @@ class CallController(QObject):
     def _on_events(self, events: list[dict[str, Any]]) -> None:
         for event in events:
             topic, data = event.get("topic"), event.get("data") or {}
+            if not isinstance(data, Mapping):  # e.g. officer.moved carries a list of moves
+                continue
             call = self.calls.get(str(data.get("call_id")))
             if call is None:
                 continue

@@ -71,6 +71,8 @@ def pop_in_camera(
     found = None
     for event in events:
         topic, data = event.get("topic"), event.get("data") or {}
+        if not isinstance(data, Mapping):  # e.g. officer.moved carries a list of moves
+            continue
         wanted = topic == ALARM_RAISED or (
             topic in TASK_TOPICS and str(data.get("priority", "")) in EMERGENCY_PRIORITIES
         )

@@ -173,6 +173,18 @@ def test_model_folds_presence_moves_and_tasks(qtbot: QtBot) -> None:
         assert model.data(model.index(1, RosterModel.COLUMNS.index("battery"))) == "33%"
     finally:
         i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    # The hub sends one officer.moved event per district and tick: a list of moves.
+    model.apply_events(
+        [{"topic": "officer.moved", "data": [
+            {"officer_id": "a", "lon": 121.1, "lat": 28.1, "battery": 70.0,
+             "ts": now.isoformat()},
+            {"officer_id": "stranger", "lon": 1, "lat": 2},
+            {"officer_id": "b", "lon": 121.5, "lat": 28.7, "battery": 32.0,
+             "ts": now.isoformat()},
+        ]}]
+    )  # fmt: skip
+    assert (model.row("a") or {}).get("lon") == 121.1
+    assert (model.row("b") or {}).get("battery") == 32.0
 
 
 # --- against the hub -------------------------------------------------------------------------
