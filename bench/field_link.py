@@ -16,9 +16,9 @@ positions stored per second (``officer_track`` rows over the window), the hub's 
 Sustained: the same connections then send positions at ``--flood-rate`` (2.5) per second
 each (2,000 x 2.5 = 5,000/s offered, well inside the 50 msg/s per-connection limit) for at
 least ``--flood-s`` (20) seconds while the ``--tasks`` dispatch round is repeated. Measured
-over that window: ``officer_track`` rows stored per second, ``officer.moved`` events (and
-distinct officers) received by a second console, hub CPU/RSS, push->ack again, and the load
-average.
+over that window: ``officer_track`` rows stored per second, ``officer.moved`` events, the
+officer moves they carry and the distinct officers, as received by a second console, hub and
+device-worker CPU, hub RSS, push->ack again, and the load average.
 
 Idle: the load clients leave and ``--idle`` (5,000) connections say hello and stay quiet
 (several per officer token: a phone and a spare tablet); the hub's RSS and CPU are measured
@@ -119,7 +119,8 @@ async def _worker(
         async with gate:
             for _attempt in range(5):
                 try:
-                    ws = await connect(url, open_timeout=30, max_queue=64)
+                    # No permessage-deflate (the hub declines it on /ws/field anyway).
+                    ws = await connect(url, open_timeout=30, max_queue=64, compression=None)
                     break
                 except (OSError, TimeoutError):
                     await asyncio.sleep(0.5)
@@ -142,8 +143,11 @@ async def _worker(
                 counts["errors"] += 1
 
     async def sender(ws: Any, lon: float, lat: float, offset: float) -> None:
+        """A position every period, on a fixed schedule: the time a send takes (or the
+        loop's lag) must not lower the offered rate below what the bench reports."""
         rng = random.Random(offset)
         await asyncio.sleep(offset)
+        due = time.monotonic()
         while True:
             ts = int(time.time() * 1000)
             position = {"type": "position", "lon": lon + rng.uniform(-1e-4, 1e-4), "lat": lat,
@@ -152,9 +156,11 @@ async def _worker(
             counts["positions"] += 1
             if flood.is_set():
                 counts["flood_positions"] += 1
-                await asyncio.sleep(1.0 / flood_rate)
+                due += 1.0 / flood_rate
             else:
-                await asyncio.sleep(5.0)
+                due += 5.0
+            due = max(due, time.monotonic() - 5.0)  # after a stall, no endless burst
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     sockets = await asyncio.gather(*(open_one(token) for token, _id, _lon, _lat in tokens))
     out.put(("ready", len(sockets)))
@@ -183,6 +189,7 @@ async def sustained_round(
     devices: list[tuple[str, str, float, float]],
     tracks: FieldRepo,
     hub_pid: int,
+    worker_pids: list[int],
     flood: Event,
     out: Queue[tuple[Any, ...]],
     received: dict[str, float],
@@ -194,14 +201,15 @@ async def sustained_round(
     both the window length has passed and the dispatch round is done; device receipts are
     drained meanwhile so the workers' queue never blocks them.
     """
-    moved = {"events": 0}
+    moved = {"events": 0, "moves": 0}
     movers: set[str] = set()
     counting = False
 
     def on_moved(event: dict[str, Any]) -> None:
-        if counting and event["topic"] == "officer.moved":
+        if counting and event["topic"] == "officer.moved":  # one event per district and tick
             moved["events"] += 1
-            movers.add(str(event["data"]["officer_id"]))
+            moved["moves"] += len(event["data"])
+            movers.update(str(move["officer_id"]) for move in event["data"])
 
     watcher = HubClient(on_event=on_moved)
     await watcher.connect(console_url)
@@ -211,6 +219,7 @@ async def sustained_round(
     await asyncio.sleep(6.0)
     counting = True
     track_0, cpu_0, wall_0 = tracks.track_count(), proc_cpu_s(hub_pid), time.monotonic()
+    workers_cpu_0 = sum(proc_cpu_s(pid) for pid in worker_pids)
     targets = random.Random(2).sample(devices, args.tasks)
     dispatched: dict[str, float] = {}
     dispatch = asyncio.create_task(
@@ -236,6 +245,7 @@ async def sustained_round(
         console_error = str(exc)
     counting = False
     wall_1, cpu_1, track_1 = time.monotonic(), proc_cpu_s(hub_pid), tracks.track_count()
+    workers_cpu_1 = sum(proc_cpu_s(pid) for pid in worker_pids)
     load_avg = os.getloadavg()
     flood.clear()
     await watcher.close()
@@ -247,11 +257,15 @@ async def sustained_round(
         "window_s": round(window, 1),
         "positions_stored_per_s": round((track_1 - track_0) / window, 1),
         "officer_moved_events_per_s": round(moved["events"] / window, 1),
+        "officer_moves_per_s": round(moved["moves"] / window, 1),
         "officers_seen_moving": len(movers),
         "tasks_dispatched": len(dispatched),
         "push_to_ack_ms": summary(to_ack),
         "console_error": console_error,
         "hub_cpu_percent_of_one_core": round(100 * (cpu_1 - cpu_0) / window, 1),
+        "device_workers_cpu_percent_of_one_core": round(
+            100 * (workers_cpu_1 - workers_cpu_0) / window, 1
+        ),
         "hub_rss_mb_peak": round(rss_peak, 1),
         "load_average_1_5_15": [round(x, 2) for x in load_avg],
     }
@@ -352,12 +366,17 @@ def start_workers(
 
 
 async def wait_ready(out: Queue[tuple[Any, ...]], workers: int, timeout: float) -> int:
-    ready = 0
-    for _ in range(workers):
+    """Connections opened by all workers; a task pushed meanwhile (an entry whose ack was
+    cut off when earlier clients left is redelivered: at-least-once) is not an error."""
+    ready = done = 0
+    while done < workers:
         message = await asyncio.to_thread(out.get, True, timeout)
+        if message[0] == "recv":
+            continue
         if message[0] != "ready":
             raise RuntimeError(f"worker said {message}")
         ready += int(message[1])
+        done += 1
     return ready
 
 
@@ -482,8 +501,19 @@ async def run_bench(
     load_avg = os.getloadavg()
     received: dict[str, float] = {}
     drain(out, received)
+    worker_pids = [process.pid for process in processes if process.pid is not None]
     sustained = await sustained_round(
-        args, console, console_url, devices, tracks, hub_pid, flood, out, received, acked
+        args,
+        console,
+        console_url,
+        devices,
+        tracks,
+        hub_pid,
+        worker_pids,
+        flood,
+        out,
+        received,
+        acked,
     )
     totals = await stop_workers(processes, out, stop, received)
     sustained_push = [

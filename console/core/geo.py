@@ -71,6 +71,8 @@ def _restore(template: Any, *values: FloatArray) -> tuple[Any, ...]:
 
 def in_china_box(lon: Coord, lat: Coord) -> npt.NDArray[np.bool_] | bool:
     """True where GCJ-02 obfuscation applies (China's bounding box)."""
+    if isinstance(lon, float) and isinstance(lat, float):  # one point: numpy costs ~5 µs
+        return _CHINA_LON[0] <= lon <= _CHINA_LON[1] and _CHINA_LAT[0] <= lat <= _CHINA_LAT[1]
     x, y = _as_array(lon), _as_array(lat)
     inside = (
         (x >= _CHINA_LON[0]) & (x <= _CHINA_LON[1]) & (y >= _CHINA_LAT[0]) & (y <= _CHINA_LAT[1])

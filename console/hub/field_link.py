@@ -1,12 +1,13 @@
 """The field link: officers' phones on ``/ws/field`` (protocol in docs/protocol.md).
 
 One :class:`FieldLink` per hub. It authenticates devices by bearer token, stores positions
-in batches (one transaction per flush, not per fix), tells consoles where officers are
-(``officer.moved`` coalesced per officer, ``officer.presence``), pushes the officer's outbox
-(``task.assigned`` in seq order, at-least-once: an entry counts as done only when the device
-acks it, so a hub killed mid-stream redelivers on reconnect), applies the officer's task
-actions through the task state machine, and takes resumable, hash-checked attachments that
-consoles fetch over ``GET /attachments/{id}`` with a short-lived signed URL.
+in batches on its own writer thread (one transaction per flush, not per fix, and never on the
+hub's database thread, so task pushes and acks do not queue behind them), tells consoles where
+officers are (one ``officer.moved`` event per district and tick, ``officer.presence``), pushes
+the officer's outbox (``task.assigned`` in seq order, at-least-once: an entry counts as done
+only when the device acks it, so a hub killed mid-stream redelivers on reconnect), applies the
+officer's task actions through the task state machine, and takes resumable, hash-checked
+attachments that consoles fetch over ``GET /attachments/{id}`` with a short-lived signed URL.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
@@ -76,6 +78,7 @@ from console.hub.field_protocol import (
     UploadChunk,
     UploadEnd,
     decode_device_message,
+    decode_known,
     encode,
 )
 from console.hub.files import append_chunk, sha256_of
@@ -187,8 +190,60 @@ class _Upload:
 class _Online:
     """Connections of one officer (a phone and a spare tablet, or a reconnect overlap)."""
 
-    wakeups: set[asyncio.Event] = field(default_factory=set)
+    connections: set[FieldConnection] = field(default_factory=set)
     battery: float | None = None
+
+
+class PositionWriter:
+    """Stores accepted fixes in batches on a thread of its own.
+
+    Positions are the bulk of the field traffic; on the hub's single database thread every
+    task push and ack would wait behind their inserts. ``add`` is O(1) on the event loop;
+    ``flush`` stores everything queued in one transaction. When ``backlog`` fixes wait (the
+    database cannot keep up) ``full`` turns true until the writer takes them, and device
+    readers wait in ``wait_for_room`` instead of the queue growing without limit.
+    """
+
+    def __init__(self, repo: FieldRepo, backlog: int) -> None:
+        self._repo = repo
+        self._backlog = backlog
+        self._fixes: list[Fix] = []
+        self._room = asyncio.Event()
+        self._room.set()
+        self._lock = asyncio.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-positions")
+        self.stored = 0
+
+    @property
+    def full(self) -> bool:
+        return not self._room.is_set()
+
+    def add(self, fix: Fix) -> None:
+        self._fixes.append(fix)
+        if len(self._fixes) >= self._backlog:
+            self._room.clear()
+
+    async def wait_for_room(self) -> None:
+        await self._room.wait()
+
+    async def start(self) -> None:
+        """Start the writer thread with the hub (not at the first position), like the hub's
+        database thread: a hub's threads are there from start to stop."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, _started)
+
+    async def flush(self) -> None:
+        """Store every fix queued so far (one transaction); raises what the store raised."""
+        async with self._lock:
+            fixes, self._fixes = self._fixes, []
+            self._room.set()
+            if fixes:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._repo.save_positions, fixes, utc_now()
+                )
+                self.stored += len(fixes)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
 
 
 # --- the link ----------------------------------------------------------------------------------
@@ -208,7 +263,7 @@ class FieldLink:
         self.attachments_dir = data_dir() / "attachments"
         self.online: dict[str, _Online] = {}
         self.positions_received = 0
-        self.positions_stored = 0
+        self.positions = PositionWriter(self.repo, self.limits.position_backlog)
         self.latest: dict[str, Fix] = {}
         self.dispatch = DispatchRepo(state.store)
         self.enterprises: dict[str, Enterprise] = (
@@ -219,21 +274,21 @@ class FieldLink:
             if state.world is not None
             else {}
         )
-        self._fixes: list[Fix] = []
-        self._moved: dict[str, dict[str, Any]] = {}
+        self._moved: dict[str, Fix] = {}
         self._url_secret = secrets.token_bytes(32)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
-        self._flush_lock = asyncio.Lock()
 
     async def start(self) -> None:
         FIELD_LINKS[id(self.state)] = self
+        await self.positions.start()
         self._subscription = self.state.bus.subscribe(
             frozenset({TASK_UPDATED, OUTBOX_NEW}), lambda _district, _owner: True, 100_000
         )
         self._tasks = [
             asyncio.create_task(self._writer()),
             asyncio.create_task(self._coalescer()),
+            asyncio.create_task(self._sweeper()),
             asyncio.create_task(self._watch_outbox_events(self._subscription)),
         ]
 
@@ -246,6 +301,7 @@ class FieldLink:
         if self._subscription is not None:
             self._subscription.close()
         await self.flush_positions()
+        self.positions.shutdown()
         await relay_for(self.state).close()
         forget_relay(self.state)
         FIELD_LINKS.pop(id(self.state), None)
@@ -256,8 +312,49 @@ class FieldLink:
         """Wake the delivery loops of ``officer_id`` (a new outbox entry may be waiting)."""
         online = self.online.get(officer_id)
         if online is not None:
-            for wakeup in online.wakeups:
-                wakeup.set()
+            for connection in online.connections:
+                connection.wakeup.set()
+
+    def revoked(self, token_ids: Iterable[str]) -> int:
+        """Close the connections of revoked tokens now; how many were open."""
+        revoked = frozenset(token_ids)
+        closing = [
+            connection
+            for online in self.online.values()
+            for connection in online.connections
+            if connection.token_id in revoked
+        ]
+        for connection in closing:
+            connection.revoke()
+        return len(closing)
+
+    async def sweep(self) -> None:
+        """One query for every connected device: lock out tokens revoked or expired
+        elsewhere, wake deliveries with outbox entries they have not pushed yet."""
+        connections = [c for online in self.online.values() for c in online.connections]
+        if not connections:
+            return
+        inactive, newest = await self.state.db.run(
+            self.repo.sweep,
+            {c.token_id for c in connections},
+            {c.officer_id for c in connections},
+            utc_now(),
+        )
+        for connection in connections:
+            if connection.token_id in inactive:
+                connection.revoke()
+            elif newest.get(connection.officer_id, 0) > connection.cursor:
+                connection.wakeup.set()
+
+    async def _sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.outbox_poll_s)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception(
+                    "field link sweep failed; trying again in %g s", self.limits.outbox_poll_s
+                )
 
     async def _watch_outbox_events(self, subscription: Subscription) -> None:
         while True:
@@ -353,15 +450,18 @@ class FieldLink:
     # -- positions ----------------------------------------------------------------------------
 
     def accept_position(self, officer: Officer, message: Position) -> None:
-        now = utc_now()
+        """Check a fix and queue it for storage and consoles: O(1), no I/O on the loop."""
         ts = parse_ts(message.ts, message.msg_id)
-        if ts > now + timedelta(seconds=self.limits.max_future_s):
+        epoch = ts.timestamp()
+        now = time.time()
+        if epoch > now + self.limits.max_future_s:
             raise FieldProtocolError(
                 FieldErrorCode.BAD_TIMESTAMP,
-                f"ts {ts.isoformat()} is ahead of the hub clock {now.isoformat()}",
+                f"ts {ts.isoformat()} is ahead of the hub clock "
+                f"{datetime.fromtimestamp(now, UTC).isoformat()}",
                 message.msg_id,
             )
-        if ts < now - timedelta(seconds=self.limits.max_age_s):
+        if epoch < now - self.limits.max_age_s:
             raise FieldProtocolError(
                 FieldErrorCode.BAD_TIMESTAMP, f"ts {ts.isoformat()} is too old", message.msg_id
             )
@@ -382,32 +482,19 @@ class FieldLink:
             heading=message.heading,
             battery=message.battery,
         )
-        self._fixes.append(fix)
+        self.positions.add(fix)
         self.positions_received += 1
         online = self.online.get(officer.id)
         if online is not None and message.battery is not None:
             online.battery = message.battery
-        previous = self._moved.get(officer.id)
-        if previous is None or previous["ts"] <= ts.isoformat():
-            self._moved[officer.id] = {
-                "officer_id": officer.id,
-                "lon": lon,
-                "lat": lat,
-                "heading": message.heading,
-                "speed": message.speed,
-                "accuracy": message.accuracy,
-                "battery": message.battery,
-                "ts": ts.isoformat(),
-                "duty": str(officer.duty),
-            }
-        self.latest[officer.id] = fix
+        latest = self.latest.get(officer.id)
+        if latest is None or latest.ts <= ts:  # a late, buffered fix only goes to the track
+            self.latest[officer.id] = fix
+            self._moved[officer.id] = fix
 
     async def flush_positions(self) -> None:
-        async with self._flush_lock:
-            fixes, self._fixes = self._fixes, []
-            if fixes:
-                await self.state.db.run(self.repo.save_positions, fixes, utc_now())
-                self.positions_stored += len(fixes)
+        """Store the positions received so far (tests and ``stop`` call this)."""
+        await self.positions.flush()
 
     async def _writer(self) -> None:
         while True:
@@ -417,15 +504,34 @@ class FieldLink:
             except Exception:
                 log.exception("storing positions failed; they are dropped")
 
+    def publish_moved(self) -> None:
+        """One ``officer.moved`` event per district: the newest fix of each officer that
+        moved since the last call (a console gets a handful of events per tick, not one
+        per position)."""
+        moved, self._moved = self._moved, {}
+        by_district: dict[str | None, list[dict[str, Any]]] = {}
+        for officer_id, fix in moved.items():
+            officer = self.officers[officer_id]
+            by_district.setdefault(officer.district_adcode, []).append(
+                {
+                    "officer_id": officer_id,
+                    "lon": fix.lon,
+                    "lat": fix.lat,
+                    "heading": fix.heading,
+                    "speed": fix.speed,
+                    "accuracy": fix.accuracy,
+                    "battery": fix.battery,
+                    "ts": fix.ts.isoformat(),
+                    "duty": str(officer.duty),
+                }
+            )
+        for district, moves in by_district.items():
+            self.state.bus.publish(OFFICER_MOVED, moves, district)
+
     async def _coalescer(self) -> None:
         while True:
             await asyncio.sleep(self.limits.moved_coalesce_s)
-            moved, self._moved = self._moved, {}
-            for officer_id, data in moved.items():
-                officer = self.officers.get(officer_id)
-                self.state.bus.publish(
-                    OFFICER_MOVED, data, officer.district_adcode if officer else None
-                )
+            self.publish_moved()
 
     # -- presence -------------------------------------------------------------------------------
 
@@ -491,9 +597,21 @@ class FieldLink:
 
     # -- connections ----------------------------------------------------------------------------
 
+    def process_request(self, connection: ServerConnection) -> None:
+        """Opening handshake of ``/ws/field``: accept it without permessage-deflate.
+
+        Device frames are small JSON (a position is ~150 bytes); compressing them saves a few
+        bytes and costs a zlib pass per frame on the hub's loop, for thousands of devices.
+        """
+        connection.protocol.available_extensions = []
+
     async def handle(self, websocket: ServerConnection) -> None:
         """Serve one device connection until it closes."""
         await FieldConnection(self, websocket).run()
+
+
+def _started() -> None:
+    """Runs once on the position writer's thread so that the thread exists."""
 
 
 def _no_follow_up(draft: TaskDraft, at: datetime) -> datetime:
@@ -531,7 +649,19 @@ class FieldConnection:
         self.uploads: dict[str, _Upload] = {}
         self.sent_tasks: dict[int, str] = {}
         self.last_seq = 0
+        # Highest outbox seq pushed on this connection (starts at the hello's last_seq).
+        self.cursor = 0
+        self.revoked = False
         self._send_lock = asyncio.Lock()
+
+    @property
+    def officer_id(self) -> str:
+        return "" if self.officer is None else self.officer.id
+
+    def revoke(self) -> None:
+        """The token was revoked or expired: the delivery loop closes with 4401."""
+        self.revoked = True
+        self.wakeup.set()
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -545,10 +675,11 @@ class FieldConnection:
         if officer is None:
             return
         online = self.link.online.setdefault(officer.id, _Online())
-        online.wakeups.add(self.wakeup)
+        online.connections.add(self)
         relay_for(self.state).device_connected(officer.id, self)
         self.link._publish_presence(officer, True, online.battery)
         delivery = asyncio.create_task(self._deliver(officer))
+        positions = self.link.positions
         try:
             async for raw in self.websocket:
                 if not self.bucket.take():
@@ -562,15 +693,17 @@ class FieldConnection:
                     self.websocket.send_data()
                     break
                 await self._on_message(officer, raw)
+                if positions.full:
+                    await positions.wait_for_room()
         except ConnectionClosed:
             pass
         finally:
             delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await delivery
-            online.wakeups.discard(self.wakeup)
+            online.connections.discard(self)
             await relay_for(self.state).device_disconnected(officer.id, self)
-            if not online.wakeups:
+            if not online.connections:
                 self.link.online.pop(officer.id, None)
                 self.link._publish_presence(officer, False, online.battery)
 
@@ -599,7 +732,7 @@ class FieldConnection:
             return None
         self.token_id = info.token_id
         self.officer = officer
-        self.last_seq = message.last_seq
+        self.last_seq = self.cursor = message.last_seq
         await self.send(
             {
                 "type": "welcome",
@@ -629,14 +762,16 @@ class FieldConnection:
         try:
             if isinstance(raw, bytes):
                 raise FieldProtocolError(FieldErrorCode.BAD_JSON, "binary frames are not supported")
-            if is_call_message(raw):
-                await relay_for(self.state).on_device_message(self, officer, raw)
-                return
-            handler = FIELD_HANDLERS.get(_message_type(raw) or "")
-            if handler is not None:
-                await handler(self, officer, raw)
-                return
-            message = decode_device_message(raw)
+            message = decode_known(raw)
+            if message is None:
+                if is_call_message(raw):
+                    await relay_for(self.state).on_device_message(self, officer, raw)
+                    return
+                handler = FIELD_HANDLERS.get(_message_type(raw) or "")
+                if handler is not None:
+                    await handler(self, officer, raw)
+                    return
+                message = decode_device_message(raw)  # raises the reason it is malformed
             await self._dispatch(officer, message)
         except FieldProtocolError as exc:
             await self.send(exc.to_message())
@@ -675,13 +810,16 @@ class FieldConnection:
     # -- outbox -----------------------------------------------------------------------------
 
     async def _deliver(self, officer: Officer) -> None:
-        """Push pending entries after the device's last_seq, then wait for more."""
+        """Push pending entries after the device's last_seq, then wait to be woken: by
+        ``task.updated``/``outbox.new`` for the officer, the link's sweep, or a revocation."""
         outbox = self.link.outbox
         db = self.state.db
-        cursor = self.last_seq
         while True:
             self.wakeup.clear()
-            entries = await db.run(outbox.pending, officer.id, cursor, OUTBOX_BATCH)
+            if self.revoked:
+                await self.websocket.close(CLOSE_UNAUTHORISED, "token revoked or expired")
+                return
+            entries = await db.run(outbox.pending, officer.id, self.cursor, OUTBOX_BATCH)
             for entry in entries:
                 await self.send(
                     {
@@ -692,21 +830,12 @@ class FieldConnection:
                     }
                 )
                 self.sent_tasks[entry.seq] = entry.task_id
-                cursor = entry.seq
+                self.cursor = entry.seq
                 if entry.delivered_at is None:
                     await self._delivered(officer, entry)
             if len(entries) == OUTBOX_BATCH:
                 continue
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
-            # arrives as the wakeup fires, and the connection would never finish closing.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.link.limits.outbox_poll_s):
-                    await self.wakeup.wait()
-            if not self.wakeup.is_set():
-                active = await db.run(self.link.repo.is_token_active, self.token_id, utc_now())
-                if not active:
-                    await self.websocket.close(CLOSE_UNAUTHORISED, "token revoked or expired")
-                    return
+            await self.wakeup.wait()
 
     async def _delivered(self, officer: Officer, entry: Any) -> None:
         at = utc_now()

@@ -39,9 +39,15 @@ class FieldLimits:
     # ... and this old (buffered offline for a shift).
     max_age_s: float = 7 * 24 * 3600.0
     max_accuracy_m: float = 50_000.0
+    # Positions are stored every ``position_flush_s`` on the field link's own writer thread;
+    # when more than ``position_backlog`` wait (the database fell behind), devices' messages
+    # are no longer read until the writer catches up (TCP back-pressure, nothing dropped).
     position_flush_s: float = 0.5
-    moved_coalesce_s: float = 0.2
-    # Safety net for outbox entries written by another hub process on the same database.
+    position_backlog: int = 50_000
+    # Consoles get one ``officer.moved`` event per district every ``moved_coalesce_s``.
+    moved_coalesce_s: float = 0.5
+    # Sweep of every connected device: tokens revoked or expired elsewhere (the CLI, another
+    # hub process) and outbox entries written by another hub process on the same database.
     outbox_poll_s: float = 30.0
     geofence_m: float = 300.0
     attachment_url_ttl_s: float = 300.0
@@ -205,6 +211,18 @@ def _ref(value: Any) -> str | int | None:
 
 _envelope_decoder = msgspec.json.Decoder(Envelope)
 _message_decoder: msgspec.json.Decoder[DeviceMessage] = msgspec.json.Decoder(DeviceMessage)
+
+
+def decode_known(raw: str | bytes) -> DeviceMessage | None:
+    """One-pass decode of a well-formed message of this module's types, else None.
+
+    The fast path for the steady stream of positions; for anything else (call signalling,
+    feature messages, malformed frames) ``decode_device_message`` says what is wrong.
+    """
+    try:
+        return _message_decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def decode_device_message(raw: str | bytes) -> DeviceMessage:

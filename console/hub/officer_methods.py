@@ -243,8 +243,11 @@ class RevokeParams(msgspec.Struct, forbid_unknown_fields=True):
 
 @method("officer.revoke", params=RevokeParams, roles={Role.ADMIN})
 async def officer_revoke(ctx: CallContext, params: RevokeParams) -> dict[str, Any]:
-    """Revoke every token of an officer in scope; their devices are refused from now on."""
+    """Revoke every token of an officer in scope; their devices are refused from now on and
+    their open connections close (4401) at once."""
     officer = _officer_in_scope(ctx, params.officer_id)
-    repo = _field_link(ctx.hub).repo
+    link = _field_link(ctx.hub)
+    repo = link.repo
     revoked = await ctx.hub.db.run(lambda: repo.revoke(utc_now(), officer_id=officer.id))
+    link.revoked(revoked)
     return {"officer_id": officer.id, "revoked": revoked}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 from http import HTTPStatus
@@ -137,6 +138,9 @@ class Hub:
             await db.run(store.close)
             db.shutdown()
             raise
+        # The world and the rest of the start-up state live as long as the hub: keep the cyclic
+        # collector from walking them again in every full collection under load.
+        gc.freeze()
         log.info("hub listening on %s (db %s)", hub.url, store.dialect)
         return hub
 
@@ -188,6 +192,8 @@ class Hub:
         self, connection: ServerConnection, request: HttpRequest
     ) -> HttpResponse | None:
         path = request.path.split("?", 1)[0]
+        if path == FIELD_PATH:
+            self.field.process_request(connection)
         if path in (CONSOLE_PATH, FIELD_PATH):
             return None
         attachment = self.field.http_response(connection, request)

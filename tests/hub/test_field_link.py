@@ -9,10 +9,10 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from console.core.geo import Datum, convert
+from console.hub.field_link import PositionWriter
 from console.hub.field_protocol import FIELD_PATH, FieldLimits
 from console.hub.server import Hub
 from console.hub.state import HubConfig
 from console.hub.tls import client_context_trusting, self_signed, server_context
 from console.store import Store
-from console.store.field_repo import FieldRepo
+from console.store.field_repo import FieldRepo, Fix
 from tests.hub.support import IN_331002, logged_in, run, seed_store, small_world
 
 OFFICER = "officer-331002-0001"
@@ -94,6 +95,14 @@ async def closed_code(ws: ClientConnection) -> int | None:
             await asyncio.wait_for(ws.recv(), 5)
     except ConnectionClosed:
         return ws.close_code
+
+
+async def wait_for_value(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
 
 
 def position(**fields: Any) -> str:
@@ -399,5 +408,167 @@ def test_wss_with_self_signed_certificate(field_db: str, tmp_path: Path) -> None
             await ws.close()
             with pytest.raises(ssl.SSLCertVerificationError):
                 await connect(field_url(hub), ssl=ssl.create_default_context())
+
+    run(scenario)
+
+
+# --- load paths: compression, batched moves, writer back-pressure, the sweep ----------------
+
+
+def test_field_link_declines_permessage_deflate_and_the_console_link_keeps_it(
+    field_db: str,
+) -> None:
+    token = issue(field_db)
+
+    async def scenario() -> None:
+        async with running_hub(field_db) as hub:
+            ws, welcome = await device(hub, token)  # the client offers permessage-deflate
+            console = await connect(hub.url)
+            try:
+                assert welcome["type"] == "welcome"
+                assert ws.response is not None
+                assert console.response is not None
+                assert "Sec-WebSocket-Extensions" not in ws.response.headers
+                assert "permessage-deflate" in console.response.headers["Sec-WebSocket-Extensions"]
+                await ws.send(position())  # the link works uncompressed
+                await ws.send(json.dumps({"type": "teleport", "msg_id": 3}))
+                assert (await recv_type(ws, "error"))["ref"] == 3
+            finally:
+                await ws.close()
+                await console.close()
+
+    run(scenario)
+
+
+def test_officer_moved_is_one_event_per_district_with_each_officers_newest_fix(
+    field_db: str,
+) -> None:
+    officers = ["officer-331002-0001", "officer-331002-0002", "officer-331003-0001"]
+    tokens = [issue(field_db, officer_id) for officer_id in officers]
+    # The coalescer never fires on its own here: the test ticks it (publish_moved).
+    limits = replace(FAST, moved_coalesce_s=3600.0)
+
+    async def scenario() -> None:
+        async with running_hub(field_db, field_limits=limits) as hub:
+            city_events: list[dict[str, Any]] = []
+            county_events: list[dict[str, Any]] = []
+            city = await logged_in(hub.url, "dispatcher", on_event=city_events.append)
+            county = await logged_in(
+                hub.url, "county", seat="seat-2", on_event=county_events.append
+            )
+            await city.subscribe(["officer.moved"])
+            await county.subscribe(["officer.moved"])
+            devices = [(await device(hub, token))[0] for token in tokens]
+            try:
+                now = _now_ms()
+                for ws, lon in zip(devices, (121.031, 121.032, 121.171), strict=True):
+                    await ws.send(position(lon=lon - 0.001, ts=now - 2000))
+                    await ws.send(position(lon=lon, ts=now - 1000, battery=55))
+                    await ws.send(position(lon=lon + 0.5, ts=now - 60_000))  # late, buffered
+                await wait_for_value(lambda: hub.field.positions_received == 9)
+                hub.field.publish_moved()
+                await wait_for_value(lambda: len(city_events) == 2 and len(county_events) == 1)
+                hub.field.publish_moved()  # nothing moved since: no event
+                await hub.field.flush_positions()
+                await asyncio.sleep(0.2)
+                assert len(city_events) == 2
+                by_district = {
+                    tuple(sorted(m["officer_id"] for m in e["data"])): e["data"]
+                    for e in city_events
+                }
+                assert set(by_district) == {tuple(officers[:2]), (officers[2],)}
+                assert county_events[0]["data"] == by_district[tuple(officers[:2])]
+                for moves in by_district.values():
+                    for move in moves:
+                        expected = {officers[0]: 121.031, officers[1]: 121.032}.get(
+                            move["officer_id"], 121.171
+                        )
+                        assert move["lon"] == pytest.approx(expected)  # newest, not the late one
+                        assert move["battery"] == 55
+                        assert move["duty"] == "on_duty"
+                store = Store.open(field_db)
+                try:
+                    repo = FieldRepo(store.engine)
+                    assert all(len(repo.track(officer_id)) >= 3 for officer_id in officers)
+                    latest = {fix.officer_id: fix for fix in repo.latest_positions()}
+                    assert latest[officers[2]].lon == pytest.approx(121.171)
+                finally:
+                    store.close()
+            finally:
+                for ws in devices:
+                    await ws.close()
+                await city.close()
+                await county.close()
+
+    run(scenario)
+
+
+def test_position_writer_holds_readers_when_the_backlog_is_full(field_db: str) -> None:
+    store = Store.open(field_db)
+    repo = FieldRepo(store.engine)
+    writer = PositionWriter(repo, backlog=3)
+    before = len(repo.track("officer-331003-0002"))
+
+    async def scenario() -> None:
+        now = datetime.now(UTC)
+        for second in range(3):
+            assert not writer.full
+            writer.add(Fix("officer-331003-0002", now - timedelta(seconds=second), 121.2, 28.1, 5))
+        assert writer.full
+        reader = asyncio.create_task(writer.wait_for_room())
+        await asyncio.sleep(0.05)
+        assert not reader.done()  # a device reader waits here: TCP back-pressure
+        await writer.flush()
+        await asyncio.wait_for(reader, 1)
+        assert not writer.full
+        assert writer.stored == 3
+
+    try:
+        run(scenario)
+        assert len(repo.track("officer-331003-0002")) == before + 3
+    finally:
+        writer.shutdown()
+        store.close()
+
+
+def test_sweep_locks_out_tokens_revoked_elsewhere_and_pushes_another_hubs_outbox(
+    field_db: str,
+) -> None:
+    officer = "officer-331002-0002"
+    store = Store.open(field_db)
+    try:
+        repo = FieldRepo(store.engine)
+        doomed_token = repo.issue_token(officer, datetime.now(UTC))
+        token = repo.issue_token(officer, datetime.now(UTC)).token
+    finally:
+        store.close()
+    limits = replace(FAST, outbox_poll_s=0.2)
+
+    async def scenario() -> None:
+        async with (
+            running_hub(field_db, field_limits=limits) as hub,
+            running_hub(field_db) as other,
+        ):
+            doomed, _ = await device(hub, doomed_token.token)
+            ws, _ = await device(hub, token)
+            try:
+                # Revoked by the CLI (another process): the sweep closes that device only.
+                store = Store.open(field_db)
+                try:
+                    FieldRepo(store.engine).revoke(
+                        datetime.now(UTC), token_id=doomed_token.token_id
+                    )
+                finally:
+                    store.close()
+                assert await asyncio.wait_for(closed_code(doomed), 2) == 4401
+                # A task dispatched through another hub on the same database reaches the
+                # device through this hub's sweep (the other hub's bus is not this one's).
+                task_id = await dispatch_task(other, officer, "另一台汇聚服务器派发")
+                pushed = await recv_type(ws, "task.assigned", timeout=3.0)
+                while pushed["task"]["id"] != task_id:  # entries earlier tests left
+                    pushed = await recv_type(ws, "task.assigned", timeout=3.0)
+            finally:
+                await doomed.close()
+                await ws.close()
 
     run(scenario)

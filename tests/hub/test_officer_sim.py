@@ -76,19 +76,21 @@ def test_five_officers_move_verify_and_reconnect(sim_db: tuple[str, World]) -> N
             assert sorted(simulator.officers) == officer_ids
             sim_task = asyncio.create_task(simulator.run())
 
-            def moved() -> set[str]:
-                return {e["data"]["officer_id"] for e in events if e["topic"] == "officer.moved"}
+            def moves() -> list[dict[str, Any]]:
+                return [m for e in events if e["topic"] == "officer.moved" for m in e["data"]]
 
-            await wait_for(lambda: moved() == set(officer_ids), 10, "officer.moved from all five")
+            await wait_for(
+                lambda: {m["officer_id"] for m in moves()} == set(officer_ids),
+                10,
+                "officer.moved from all five",
+            )
             grids = {g.id: g.geometry for g in world.grids}
-            for event in events:
-                if event["topic"] == "officer.moved":
-                    data = event["data"]
-                    officer = simulator.officers[data["officer_id"]].officer
-                    grid = grids[str(officer.grid_id)]
-                    # Positions arrive in WGS84 (GCJ-02 devices converted by the hub),
-                    # inside the grid give or take the GPS jitter.
-                    assert grid.buffer(0.001).contains(Point(data["lon"], data["lat"]))
+            for data in moves():
+                officer = simulator.officers[data["officer_id"]].officer
+                grid = grids[str(officer.grid_id)]
+                # Positions arrive in WGS84 (GCJ-02 devices converted by the hub),
+                # inside the grid give or take the GPS jitter.
+                assert grid.buffer(0.001).contains(Point(data["lon"], data["lat"]))
 
             created = await console.request(
                 "complaint.create",
