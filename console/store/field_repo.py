@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import DateTime, Engine, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.store.errors import StoreError
 from console.store.schema import OfficerRow
+from console.store.schema_dispatch import OutboxRow
 from console.store.schema_field import (
     AttachmentRow,
     FieldTokenRow,
@@ -131,6 +132,11 @@ class FieldRepo:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # How SQLAlchemy stores a DateTime on this database, for rows written without it.
+        processor = (
+            DateTime(timezone=True).dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        )
+        self._sqlite_datetime: Callable[[datetime], object] = processor or _as_is
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -169,13 +175,32 @@ class FieldRepo:
             row.last_used_at = now
             return _token_info(row)
 
-    def is_token_active(self, token_id: str, now: datetime) -> bool:
+    def sweep(
+        self, token_ids: Collection[str], officer_ids: Collection[str], now: datetime
+    ) -> tuple[set[str], dict[str, int]]:
+        """For the connected devices, in a few queries whatever their number: the token ids
+        no longer active (revoked, expired or gone) and each officer's highest unacked
+        outbox seq (officers with nothing pending are left out)."""
+        active: set[str] = set()
+        newest: dict[str, int] = {}
         with self._sessions() as session:
-            row = session.get(FieldTokenRow, token_id)
-            if row is None or row.revoked_at is not None:
-                return False
-            expires_at = _utc(row.expires_at)
-            return expires_at is None or expires_at > now
+            for chunk in _chunks(sorted(token_ids)):
+                for token_id, revoked_at, expires_at in session.execute(
+                    select(
+                        FieldTokenRow.id, FieldTokenRow.revoked_at, FieldTokenRow.expires_at
+                    ).where(FieldTokenRow.id.in_(chunk))
+                ):
+                    expiry = _utc(expires_at)
+                    if revoked_at is None and (expiry is None or expiry > now):
+                        active.add(token_id)
+            for chunk in _chunks(sorted(officer_ids)):
+                for officer_id, seq in session.execute(
+                    select(OutboxRow.officer_id, func.max(OutboxRow.seq))
+                    .where(OutboxRow.officer_id.in_(chunk), OutboxRow.acked_at.is_(None))
+                    .group_by(OutboxRow.officer_id)
+                ):
+                    newest[officer_id] = int(seq)
+        return set(token_ids) - active, newest
 
     def revoke(
         self, now: datetime, *, officer_id: str | None = None, token_id: str | None = None
@@ -212,6 +237,9 @@ class FieldRepo:
             current = newest.get(fix.officer_id)
             if current is None or fix.ts >= current.ts:
                 newest[fix.officer_id] = fix
+        if self._engine.dialect.name == "sqlite":
+            self._save_positions_sqlite(fixes, list(newest.values()), received_at)
+            return
         # Core statements on the tables, not the mapped classes: the ORM bulk path costs
         # ~0.2 ms per row in Python, which capped the hub near 4,000 stored fixes/s.
         with self._sessions.begin() as session:
@@ -220,6 +248,20 @@ class FieldRepo:
                 [_fix_columns(fix) for fix in fixes],
             )
             self._upsert_latest(session, list(newest.values()), received_at)
+
+    def _save_positions_sqlite(
+        self, fixes: Sequence[Fix], newest: list[Fix], received_at: datetime
+    ) -> None:
+        """SQLite: the rows are built (with SQLAlchemy's own datetime format) before the
+        transaction, so the database's single write lock is held only while SQLite itself
+        inserts; task and outbox writes of the hub wait for that, not for Python."""
+        stamp = self._sqlite_datetime
+        track = [_fix_row(f, stamp) for f in fixes]
+        received = stamp(received_at)
+        latest = [(*_fix_row(f, stamp), received) for f in newest]
+        with self._engine.begin() as connection:
+            connection.exec_driver_sql(_SQLITE_TRACK_INSERT, track)
+            connection.exec_driver_sql(_SQLITE_LATEST_UPSERT, latest)
 
     def _upsert_latest(self, session: Session, fixes: list[Fix], received_at: datetime) -> None:
         rows = [{**_fix_columns(fix), "received_at": received_at} for fix in fixes]
@@ -308,6 +350,12 @@ class FieldRepo:
             return [_attachment(row) for row in rows]
 
 
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Slices of ``values`` small enough for an ``IN (...)`` on every database."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _token_info(row: FieldTokenRow) -> TokenInfo:
     return TokenInfo(
         token_id=row.id,
@@ -316,6 +364,37 @@ def _token_info(row: FieldTokenRow) -> TokenInfo:
         expires_at=_utc(row.expires_at),
         revoked_at=_utc(row.revoked_at),
         last_used_at=_utc(row.last_used_at),
+    )
+
+
+_FIX_COLUMNS = ("officer_id", "ts", "lon", "lat", "accuracy", "speed", "heading", "battery")
+_SQLITE_TRACK_INSERT = (
+    f"INSERT INTO {OfficerTrackRow.__tablename__} ({', '.join(_FIX_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _FIX_COLUMNS)})"
+)
+_SQLITE_LATEST_UPSERT = (
+    f"INSERT INTO {OfficerPositionRow.__tablename__} ({', '.join(_FIX_COLUMNS)}, received_at) "
+    f"VALUES ({', '.join('?' for _ in _FIX_COLUMNS)}, ?) "
+    "ON CONFLICT (officer_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in (*_FIX_COLUMNS[1:], "received_at"))
+    + f" WHERE {OfficerPositionRow.__tablename__}.ts <= excluded.ts"
+)
+
+
+def _as_is(value: datetime) -> object:
+    return value
+
+
+def _fix_row(fix: Fix, stamp: Callable[[datetime], object]) -> tuple[object, ...]:
+    return (
+        fix.officer_id,
+        stamp(fix.ts),
+        fix.lon,
+        fix.lat,
+        fix.accuracy,
+        fix.speed,
+        fix.heading,
+        fix.battery,
     )
 
 
