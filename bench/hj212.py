@@ -45,7 +45,7 @@ from console.core.model import (
 from console.core.passwords import hash_password
 from console.hub.client import HubClient
 from console.hub.monitoring_service import MonitoringConfig
-from console.hub.server import Hub
+from console.hub.server import Hub, tune_gc_for_serving
 from console.hub.state import HubConfig
 from console.monitoring.hj212 import FrameScanner, decode, encode_packet
 from console.monitoring.receiver import ReceiverConfig, format_hj212_time
@@ -266,6 +266,7 @@ async def _ingest(url: str, stations: int, per_station: int, interval: float) ->
         monitoring=MonitoringConfig(port=0, receiver=ReceiverConfig()),
     )
     hub = await Hub.start(config)
+    tune_gc_for_serving()  # as ``python -m console hub`` does
     try:
         service = hub.state.monitoring
         assert service is not None

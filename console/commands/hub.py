@@ -13,7 +13,7 @@ from pathlib import Path
 
 from console.core.paths import data_dir, default_db_url
 from console.hub.monitoring_service import DEFAULT_HJ212_PORT, MonitoringConfig
-from console.hub.server import Hub
+from console.hub.server import Hub, tune_gc_for_serving
 from console.hub.state import DEFAULT_PORT, HubConfig
 from console.hub.tls import SELF_SIGNED_DIR, TlsError, TlsFiles, self_signed, server_context
 from console.store import StoreError
@@ -106,6 +106,7 @@ def _tls_context(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, str |
 
 async def _serve(config: HubConfig) -> None:
     hub = await Hub.start(config)
+    tune_gc_for_serving()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
