@@ -61,6 +61,9 @@ def test_demo_is_alive_and_looks_right(
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         image.save(str(SCREENSHOT))
         assert distinct_colours(image) > 20, "the console window looks blank"
+        assert view.page.js_errors == []
+        # The world is fitted to the laid-out map, not to the page before it had its size.
+        assert query(view, "view")["zoom"] >= 9
     finally:
         app.close()
         demo.stop()

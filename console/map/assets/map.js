@@ -65,6 +65,7 @@
   }
 
   var state = {
+    autoFit: false, fitting: false,
     map: null, bridge: null, renderer: null, groups: {}, gridLabels: null, gridLabelsWanted: true,
     datum: "wgs84", basemap: null, labels: {},
     worldOp: null, districtLayers: new Map(), gridLayers: new Map(), gridInfo: new Map(),
@@ -376,10 +377,18 @@
     updateGridLabels();
   }
 
+  // The world is fitted to the view again whenever the view changes size (the window being
+  // laid out, docks opening), until anything else moves the map: a fit done before the page
+  // has its final size would leave the world tiny or far too large.
   function fitWorld() {
+    state.autoFit = true;
+    var size = state.map.getSize();
+    if (!size.x || !size.y) { return; }
     var bounds = L.latLngBounds([]);
     state.districtLayers.forEach(function (l) { bounds.extend(l.getBounds()); });
-    if (bounds.isValid()) { state.map.fitBounds(bounds, { animate: false }); }
+    if (!bounds.isValid()) { return; }
+    state.fitting = true;
+    try { state.map.fitBounds(bounds, { animate: false }); } finally { state.fitting = false; }
   }
 
   function addOfficers(records) {
@@ -944,6 +953,8 @@
       send("js_context_menu", w[0], w[1]);
     });
     map.on("moveend", function () { updateGridLabels(); sendViewport(); });
+    map.on("resize", function () { if (state.autoFit) { fitWorld(); } });
+    map.on("movestart", function () { if (!state.fitting) { state.autoFit = false; } });
     new QWebChannel(qt.webChannelTransport, function (channel) {
       state.bridge = channel.objects.bridge;
       send("js_ready");
