@@ -142,6 +142,7 @@ class MonitoringService:
             state.topic_roles[topic] = frozenset({Role.ADMIN})
         try:
             await service._restore_quota()
+            await service._restore_alarms()
             service.engine.watch(service.registry.stations.values())
             await service.receiver.start()
         except BaseException:
@@ -255,6 +256,14 @@ class MonitoringService:
         )
         purged = await self.ingest.run(store.purge, self.config.retention, at)
         return {"computed": {"2051": minute_rows, "2061": hourly_rows}, "purged": purged}
+
+    async def _restore_alarms(self) -> None:
+        """Alarms left open by the previous hub run are cleared by the rules, not raised twice."""
+        open_alarms = await self.ingest.run(self.series_store.open_alarms)
+        self.engine.restore(open_alarms)
+        for alarm in open_alarms:
+            if alarm.kind == "clock_drift":
+                self.receiver.resume_drift(alarm.mn, alarm.started_at)
 
     async def _restore_quota(self) -> None:
         year = datetime.now(CHINA_TZ).year

@@ -243,6 +243,18 @@ class AlarmEngine:
             ]
         return self._clear(key, drift.server_time)
 
+    def restore(self, open_alarms: Iterable[Alarm]) -> None:
+        """Take back the alarms the store still has open (after a hub restart).
+
+        They are cleared by the same rules as before the restart and are not raised again
+        while their condition lasts; an instrument flag is remembered so that the next normal
+        value clears it.
+        """
+        for alarm in open_alarms:
+            self._open[(alarm.mn, alarm.kind, alarm.pollutant)] = alarm
+            if alarm.kind == "instrument_flag" and alarm.pollutant and alarm.flag:
+                self._flags[(alarm.mn, alarm.pollutant)] = alarm.flag
+
     def set_quota_usage(self, outlet_id: str, code: str, year: int, used_kg: float) -> None:
         """Start from what the store has summed so far this year (after a hub restart)."""
         self._quota[(outlet_id, code)] = _Quota(year=year, used_kg=used_kg)

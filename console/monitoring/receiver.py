@@ -399,6 +399,11 @@ class StationReceiver:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    def resume_drift(self, mn: str, reported_at: datetime) -> None:
+        """This station's clock was reported drifting before a restart: report it when it
+        agrees again (and not again while it still drifts)."""
+        self._drift_reported[mn] = reported_at
+
     # -- one connection ----------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

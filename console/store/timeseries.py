@@ -474,6 +474,16 @@ class TimeSeriesStore:
         with self.engine.connect() as conn:
             return [_alarm_dict(row._mapping) for row in conn.execute(query)]
 
+    def open_alarms(self) -> list[Alarm]:
+        """Alarms not cleared yet, oldest first, for the alarm engine after a restart."""
+        query = (
+            select(alarms)
+            .where(alarms.c.cleared_at.is_(None))
+            .order_by(alarms.c.started_at, alarms.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_alarm_from_row(row._mapping) for row in conn.execute(query)]
+
     def link_alarm(self, alarm_id: str, complaint_id: str | None, *, expected: str | None) -> bool:
         """Set the case opened from an alarm if its link is still ``expected``; False if not.
 
@@ -767,6 +777,24 @@ def _alarm_row(alarm: Alarm) -> dict[str, Any]:
         "cleared_at": None,
         "detail": json.dumps(dict(alarm.detail), ensure_ascii=False, default=str),
     }
+
+
+def _alarm_from_row(row: Any) -> Alarm:
+    return Alarm(
+        id=row["id"],
+        kind=row["kind"],
+        severity=row["severity"],
+        enterprise_id=row["enterprise_id"],
+        outlet_id=row["outlet_id"],
+        mn=row["mn"],
+        pollutant=row["pollutant"],
+        value=row["value"],
+        limit=row["limit_value"],
+        flag=row["flag"],
+        started_at=_utc(row["started_at"]),
+        district_adcode=row["district_adcode"],
+        detail=json.loads(row["detail"]),
+    )
 
 
 def _alarm_dict(row: Any) -> dict[str, Any]:

@@ -369,3 +369,65 @@ def test_alarm_becomes_one_verification_task(monitored_url: str) -> None:
             await county.close()
 
     run(lambda: with_hub(monitored_url, scenario))
+
+
+def _flow_flagged(cod: float, flow_flag: str, at: datetime) -> bytes:
+    """COD as measured; the flow meter with the given instrument flag."""
+    return encode_packet(
+        qn=format_hj212_time(datetime.now(UTC), millis=True),
+        cn="2011",
+        mn=MN_A,
+        pw=PW,
+        flag=5,
+        data_time=format_hj212_time(at),
+        values={"w01018": {"Rtd": cod, "Flag": "N"}, "w00000": {"Rtd": 3.0, "Flag": flow_flag}},
+    )
+
+
+def test_alarms_left_open_by_a_restart_are_cleared_not_raised_again(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    seed_store(url, monitored_world())
+    start = datetime.now(UTC) - timedelta(minutes=10)
+
+    async def before_restart(hub: Hub) -> None:
+        service = hub.state.monitoring
+        assert service is not None
+        inbox = Inbox()
+        admin = await logged_in(hub.url, "admin", on_event=inbox)
+        await admin.subscribe(["alarm.raised"])
+        station = await Station.connect(service.port)
+        try:
+            await station.send(_flow_flagged(COD_LIMIT * 3, "D", start))
+            await inbox.wait_for("alarm.raised", lambda d: d["kind"] == "exceedance")
+            await inbox.wait_for("alarm.raised", lambda d: d["kind"] == "instrument_flag")
+        finally:
+            await station.close()
+            await admin.close()
+
+    async def after_restart(hub: Hub) -> None:
+        service = hub.state.monitoring
+        assert service is not None
+        assert {a.kind for a in service.engine.open_alarms} == {"exceedance", "instrument_flag"}
+        inbox = Inbox()
+        admin = await logged_in(hub.url, "admin", on_event=inbox)
+        await admin.subscribe(["alarm.raised", "alarm.cleared", "monitoring.data"])
+        station = await Station.connect(service.port)
+        try:
+            # Still above the limit, still flagged: nothing is raised a second time.
+            await station.send(_flow_flagged(COD_LIMIT * 3, "D", start + timedelta(minutes=1)))
+            await inbox.wait_for("monitoring.data")
+            # Back to normal: the flag clears at once, the exceedance after clear_count values.
+            for minute in (2, 3):
+                at = start + timedelta(minutes=minute)
+                await station.send(_flow_flagged(COD_LIMIT / 2, "N", at))
+            await inbox.wait_for("alarm.cleared", lambda d: d["kind"] == "instrument_flag")
+            await inbox.wait_for("alarm.cleared", lambda d: d["kind"] == "exceedance")
+            assert inbox.of("alarm.raised") == []
+            stored = await service.ingest.run(service.series_store.open_alarms)
+            assert stored == []
+        finally:
+            await station.close()
+            await admin.close()
+
+    run(lambda: with_hub(url, before_restart))
+    run(lambda: with_hub(url, after_restart))

@@ -351,6 +351,30 @@ def test_clock_drift_is_reported_and_answered_with_a_time_set_command() -> None:
     )
 
 
+def test_drift_reported_before_a_restart_is_cleared_when_the_clock_agrees() -> None:
+    drifts: list[ClockDrift] = []
+
+    async def body(rx: StationReceiver, sink: InMemorySink, _q: InMemoryQuarantine) -> None:
+        st = station(9)
+        rx.resume_drift(st.mn, datetime.now(UTC) - timedelta(minutes=5))
+        ahead = encode_packet(
+            qn=qn_at(datetime.now(UTC) + timedelta(hours=1)), cn="2011", mn=st.mn,
+            pw=st.password, flag=5, values={"w01018": {"Rtd": 1.0}},
+        )  # fmt: skip
+        in_sync, _qn = data_frame(st, 5)
+        reader, writer = await asyncio.open_connection("127.0.0.1", rx.port)
+        writer.write(ahead)  # still drifting: already reported, not reported again
+        await writer.drain()
+        await read_frames(reader, 1)
+        writer.write(in_sync)
+        await writer.drain()
+        await read_frames(reader, 1)
+        writer.close()
+        assert [d.drifting for d in drifts] == [False]
+
+    serve(body, ReceiverConfig(port=0, batch_interval=0.02), on_clock_drift=drifts.append)
+
+
 class RecordingSlowSink(InMemorySink):
     """A slow database; records how many decoded packets were waiting at each batch."""
 
