@@ -129,4 +129,6 @@ async def users_list(ctx: CallContext, params: NoParams) -> list[dict[str, Any]]
 
 @method("seats.list", params=NoParams)
 async def seats_list(ctx: CallContext, params: NoParams) -> list[dict[str, str]]:
-    return ctx.hub.seats_json()
+    """Seats of the caller's organisation, the ones above it and the ones below it."""
+    visible = ctx.principal.scope.org_ids
+    return [seat for seat in ctx.hub.seats_json() if seat["org_id"] in visible]

@@ -372,7 +372,8 @@ class ConsoleConnection:
         self._publish_seats()
 
     def _publish_seats(self) -> None:
-        self.state.bus.publish(SEATS_CHANGED, {"seats": self.state.seats_json()})
+        """Only a signal: who sits where is for ``seats.list``, which filters by scope."""
+        self.state.bus.publish(SEATS_CHANGED, {})
 
     # --- requests --------------------------------------------------------------------------
 

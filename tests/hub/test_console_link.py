@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
+from console.core.model import Role, User
+from console.core.passwords import hash_password
 from console.hub.client import HubClient, HubError
+from console.hub.embedded import EmbeddedHub
+from console.store import Store
 from tests.hub.support import (
     IN_331002,
     IN_331003,
@@ -19,6 +24,8 @@ from tests.hub.support import (
     PASSWORD,
     logged_in,
     run,
+    seed_store,
+    small_world,
 )
 
 
@@ -304,11 +311,8 @@ def test_two_consoles_see_seats_changed(hub_url: str) -> None:
     events, seats = run(scenario)
     assert [e["topic"] for e in events] == ["seats.changed", "seats.changed"]
     assert events[0]["seq"] < events[1]["seq"]
-    joined = {s["seat"] for s in events[0]["data"]["seats"]}
-    left = {s["seat"] for s in events[1]["data"]["seats"]}
-    assert {"dispatcher-1", "leader-laptop"} <= joined
-    assert "leader-laptop" not in left
-    assert "dispatcher-1" in left
+    assert [e["data"] for e in events] == [{}, {}]  # who sits where: seats.list, by scope
+    assert {"dispatcher-1", "leader-laptop"} <= {s["seat"] for s in seats}
     mine = next(s for s in seats if s["seat"] == "leader-laptop")
     assert mine["username"] == "leader"
     assert mine["role"] == "leader"
@@ -342,3 +346,42 @@ def test_client_accepts_the_bare_hub_address(hub_url: str) -> None:
     info = run(scenario)
     assert "users.list" in info["methods"]
     assert info["consoles"] >= 1
+
+
+def test_seats_list_shows_only_related_organisations(tmp_path: Path) -> None:
+    """A county bureau sees the city centre and its own squad, not the other county's seats."""
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    seed_store(url, small_world())
+    store = Store.open(url)
+    try:
+        store.add_user(
+            User("county3", "用户county3", Role.DISPATCHER, "org-331003", hash_password(PASSWORD))
+        )
+    finally:
+        store.close()
+    hub = EmbeddedHub(url)
+    hub_url = hub.start()
+
+    async def scenario() -> dict[str, set[str]]:
+        clients = {
+            name: await logged_in(hub_url, name, seat=f"seat-{name}")
+            for name in ("dispatcher", "county", "squad", "county3")
+        }
+        try:
+            return {
+                name: {seat["seat"] for seat in await client.request("seats.list")}
+                for name, client in clients.items()
+            }
+        finally:
+            for client in clients.values():
+                await client.close()
+
+    try:
+        seen = run(scenario)
+    finally:
+        hub.stop()
+    everyone = {"seat-dispatcher", "seat-county", "seat-squad", "seat-county3"}
+    assert seen["dispatcher"] == everyone  # the city centre sees every county below it
+    assert seen["county"] == {"seat-dispatcher", "seat-county", "seat-squad"}
+    assert seen["squad"] == {"seat-dispatcher", "seat-county", "seat-squad"}
+    assert seen["county3"] == {"seat-dispatcher", "seat-county3"}
