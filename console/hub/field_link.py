@@ -346,8 +346,30 @@ class FieldLink:
             elif newest.get(connection.officer_id, 0) > connection.cursor:
                 connection.wakeup.set()
 
+    def purge_partial_uploads(self, now: float | None = None) -> int:
+        """Delete partial upload files untouched for ``partial_upload_ttl_s``; how many."""
+        cutoff = (time.time() if now is None else now) - self.limits.partial_upload_ttl_s
+        purged = 0
+        for path in (self.attachments_dir / "partial").glob("*.part"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    purged += 1
+            except FileNotFoundError:
+                continue  # finished or purged meanwhile
+        if purged:
+            log.info("deleted %d abandoned partial uploads", purged)
+        return purged
+
     async def _sweeper(self) -> None:
+        purged_at = float("-inf")
         while True:
+            if time.monotonic() - purged_at >= self.limits.partial_purge_every_s:
+                purged_at = time.monotonic()
+                try:
+                    await asyncio.to_thread(self.purge_partial_uploads)
+                except OSError:
+                    log.exception("could not purge abandoned partial uploads")
             await asyncio.sleep(self.limits.outbox_poll_s)
             try:
                 await self.sweep()

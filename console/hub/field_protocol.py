@@ -51,6 +51,10 @@ class FieldLimits:
     outbox_poll_s: float = 30.0
     geofence_m: float = 300.0
     attachment_url_ttl_s: float = 300.0
+    # An upload that received no chunk for this long is given up and its partial file deleted
+    # (field, complaint and call-recording uploads alike); a device may resume until then.
+    partial_upload_ttl_s: float = 7 * 24 * 3600.0
+    partial_purge_every_s: float = 3600.0
 
 
 class FieldErrorCode(StrEnum):

@@ -6,7 +6,9 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import ssl
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from console.core.geo import Datum, convert
+from console.core.paths import data_dir
 from console.hub.field_link import PositionWriter
 from console.hub.field_protocol import FIELD_PATH, FieldLimits
 from console.hub.server import Hub
@@ -570,5 +573,29 @@ def test_sweep_locks_out_tokens_revoked_elsewhere_and_pushes_another_hubs_outbox
             finally:
                 await doomed.close()
                 await ws.close()
+
+    run(scenario)
+
+
+def test_abandoned_partial_uploads_are_deleted_and_recent_ones_kept(field_db: str) -> None:
+    partial = data_dir() / "attachments" / "partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    abandoned, recent, not_an_upload = (
+        partial / "abandoned.part", partial / "recent.part", partial / "notes.txt"
+    )  # fmt: skip
+    for path in (abandoned, recent, not_an_upload):
+        path.write_bytes(b"half a photo")
+    eight_days_ago = time.time() - 8 * 24 * 3600
+    for path in (abandoned, not_an_upload):
+        os.utime(path, (eight_days_ago, eight_days_ago))
+
+    async def scenario() -> None:
+        async with running_hub(field_db) as hub:
+            await wait_for_value(lambda: not abandoned.exists())  # the first sweep, at start
+            assert recent.exists()  # a device may still resume it
+            assert not_an_upload.exists()
+            a_week_on = time.time() + 8 * 24 * 3600
+            assert hub.field.purge_partial_uploads(now=a_week_on) == 1
+            assert not recent.exists()
 
     run(scenario)
