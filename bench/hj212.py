@@ -257,39 +257,55 @@ def _stations_process(out: Any, *args: Any) -> None:
     out.send(asyncio.run(_play_stations(*args)))
 
 
-async def _ingest(url: str, stations: int, per_station: int, interval: float) -> dict[str, Any]:
-    """The hub in this process; stations and the console in another (they need CPU too)."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _ingest(
+    url: str, stations: int, per_station: int, interval: float, workers: int
+) -> dict[str, Any]:
+    """The hub (and its ingest workers) here; stations and the console in another process."""
     config = HubConfig(
         db_url=url,
         port=0,
         event_queue_limit=stations * per_station + 1000,
-        monitoring=MonitoringConfig(port=0, receiver=ReceiverConfig()),
+        monitoring=MonitoringConfig(port=0, receiver=ReceiverConfig(), workers=workers),
     )
     hub = await Hub.start(config)
     tune_gc_for_serving()  # as ``python -m console hub`` does
     try:
         service = hub.state.monitoring
         assert service is not None
+        worker_pids = getattr(service.receiver, "pids", [])
         parent, child = multiprocessing.Pipe()
         process = multiprocessing.get_context("spawn").Process(
             target=_stations_process,
             args=(child, service.port, hub.url, stations, per_station, interval),
         )
         cpu_before = time.process_time()
+        workers_before = sum(map(_cpu_seconds, worker_pids))
         process.start()
         while not parent.poll():
             await asyncio.sleep(0.05)
         figures: dict[str, Any] = parent.recv()
-        # CPU seconds of the hub (event loop and database threads) while the stations ran:
-        # on a shared machine the wall-clock rate depends on the neighbours, this does not.
+        # CPU seconds of the hub (event loop and database threads, and the ingest workers) while
+        # the stations ran: on a shared machine the wall-clock rate depends on the neighbours.
         hub_cpu = time.process_time() - cpu_before
+        workers_cpu = sum(map(_cpu_seconds, worker_pids)) - workers_before
         figures["hub_cpu_s"] = round(hub_cpu, 3)
+        figures["workers_cpu_s"] = round(workers_cpu, 3)
+        hub_cpu += workers_cpu
         figures["packets_per_hub_cpu_s"] = round(figures["packets"] / hub_cpu) if hub_cpu else None
         process.join()
-        figures["batches"] = service.receiver.stats.batches
-        figures["copy_batches"] = service.series_store.copy_batches
     finally:
-        await hub.stop()
+        await hub.stop()  # the workers send their final counters as they stop
+    figures["batches"] = service.receiver.stats.batches
+    figures["copy_batches"] = service.series_store.copy_batches + getattr(
+        service.receiver, "copy_batches", 0
+    )
     figures["load_avg"] = [round(x, 2) for x in os.getloadavg()]
     return figures
 
@@ -303,15 +319,17 @@ def seed(url: str, stations: int) -> None:
         store.close()
 
 
-def end_to_end(stations: int, per_station: int, interval: float) -> None:
-    """Burst and steady load on SQLite, then on a throwaway PostgreSQL."""
+def end_to_end(stations: int, per_station: int, interval: float, workers: int) -> None:
+    """Burst and steady load on SQLite, then on a throwaway PostgreSQL: the hub with ``workers``
+    ingest workers, and as the baseline the burst with everything in the hub process."""
     with tempfile.TemporaryDirectory() as folder, ThrowawayPostgres(database="bench") as pg_url:
         sqlite_url = f"sqlite:///{folder}/bench.sqlite3"
         for engine, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
             seed(url, stations)
-            for mode, pause in (("burst", 0.0), ("steady", interval)):
-                figures = asyncio.run(_ingest(url, stations, per_station, pause))
-                record = {"e2e": engine, "mode": mode, "stations": stations}
+            runs = [("burst", 0.0, 0), ("burst", 0.0, workers), ("steady", interval, workers)]
+            for mode, pause, count in runs if workers else runs[::2]:
+                figures = asyncio.run(_ingest(url, stations, per_station, pause, count))
+                record = {"e2e": engine, "mode": mode, "workers": count, "stations": stations}
                 if pause:
                     record["interval_s"] = pause
                 print(json.dumps({**record, **figures}), flush=True)
@@ -340,9 +358,15 @@ def main() -> None:
     parser.add_argument(
         "--interval", type=float, default=1.0, help="seconds between a station's packets (steady)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="HJ 212 ingest worker processes (default: one per core; 0 = in the hub process)",
+    )
     args = parser.parse_args()
     if args.stations:
-        end_to_end(args.stations, args.per_station, args.interval)
+        end_to_end(args.stations, args.per_station, args.interval, args.workers)
     frames = make_mix(args.packets, stations=args.mix_stations)
     mean_bytes = sum(map(len, frames)) / len(frames)
     rate = decode_rate(frames, args.rounds)

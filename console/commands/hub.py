@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -36,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-hj212", action="store_true", help="do not receive HJ 212 monitoring data"
     )
+    parser.add_argument(
+        "--hj212-workers",
+        type=int,
+        default=None,
+        help="HJ 212 ingest worker processes (default: one per core, none on a single core; "
+        "0 = receive in the hub process)",
+    )
     tls = parser.add_argument_group("TLS (wss:// for field devices)")
     tls.add_argument("--tls-cert", default=None, help="PEM certificate (chain) file")
     tls.add_argument("--tls-key", default=None, help="PEM private key file")
@@ -47,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+
+
+def default_ingest_workers() -> int:
+    """One ingest worker per core (at most 8); on one core the hub process receives itself."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, 8)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +78,16 @@ def run(args: argparse.Namespace) -> int:
     except TlsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    monitoring = None if args.no_hj212 else MonitoringConfig(host=args.host, port=args.hj212_port)
+    workers = default_ingest_workers() if args.hj212_workers is None else args.hj212_workers
+    try:
+        monitoring = (
+            None
+            if args.no_hj212
+            else MonitoringConfig(host=args.host, port=args.hj212_port, workers=workers)
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     config = HubConfig(
         db_url=args.db or default_db_url(),
         host=args.host,

@@ -20,9 +20,10 @@ import contextlib
 import functools
 import logging
 import re
+import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
@@ -315,6 +316,18 @@ class ReceiverStats:
             "quarantined": dict(self.quarantined),
         }
 
+    @classmethod
+    def merged(cls, reports: Iterable[Mapping[str, Any]]) -> ReceiverStats:
+        """The sum of several receivers' :meth:`as_dict` reports (the hub's ingest workers)."""
+        total = cls()
+        for report in reports:
+            for name, value in report.items():
+                if name in ("errors", "quarantined"):
+                    getattr(total, name).update(value)
+                else:
+                    setattr(total, name, getattr(total, name) + value)
+        return total
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -357,12 +370,19 @@ class StationReceiver:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on ``config.host``/``config.port``, or accept on ``sock``, a listening socket
+        other processes may accept on too (the hub's ingest workers share one)."""
         if self._server is not None:
             raise RuntimeError("receiver already started")
-        self._server = await asyncio.start_server(
-            self._handle, self.config.host, self.config.port, limit=self.config.read_size
-        )
+        if sock is None:
+            self._server = await asyncio.start_server(
+                self._handle, self.config.host, self.config.port, limit=self.config.read_size
+            )
+        else:
+            self._server = await asyncio.start_server(
+                self._handle, sock=sock, limit=self.config.read_size
+            )
         self._flusher = asyncio.create_task(self._flush_loop(), name="hj212-flusher")
 
     @property
@@ -403,6 +423,10 @@ class StationReceiver:
         """This station's clock was reported drifting before a restart: report it when it
         agrees again (and not again while it still drifts)."""
         self._drift_reported[mn] = reported_at
+
+    def forget_drift(self, mn: str) -> None:
+        """This station's clock was reported agreeing again (by another receiver)."""
+        self._drift_reported.pop(mn, None)
 
     # -- one connection ----------------------------------------------------------------------
 

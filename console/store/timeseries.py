@@ -267,6 +267,8 @@ class TimeSeriesStore:
         created = []
         for name, (table, month) in sorted(wanted.items()):
             with self.engine.begin() as conn:
+                # Hub and ingest workers may want the same partition at once: one creates it.
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
                 exists = conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar()
                 if exists is None:
                     conn.execute(

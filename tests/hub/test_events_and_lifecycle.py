@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,32 @@ def test_embedded_hub_reports_a_bad_database() -> None:
     hub.stop()
 
 
-def test_hub_command_serves_until_sigterm(seeded_sqlite_url: str) -> None:
+def children_of(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_hub_command_serves_until_stopped_and_takes_its_workers_along(
+    seeded_sqlite_url: str, stop: signal.Signals
+) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -183,6 +209,8 @@ def test_hub_command_serves_until_sigterm(seeded_sqlite_url: str) -> None:
             "0",
             "--hj212-port",
             "0",
+            "--hj212-workers",
+            "2",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -197,8 +225,14 @@ def test_hub_command_serves_until_sigterm(seeded_sqlite_url: str) -> None:
             health = json.load(response)
         assert health["status"] == "ok"
         assert health["world"]["districts"] == 2
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        workers = children_of(process.pid)
+        assert len(workers) >= 2  # the ingest workers (and multiprocessing's tracker)
+        process.send_signal(stop)
+        assert process.wait(timeout=20) == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
+        deadline = time.monotonic() + 15  # killed, the hub cannot stop them: they notice
+        while any(map(alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(alive, workers))
     finally:
         if process.poll() is None:
             process.kill()

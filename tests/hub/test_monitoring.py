@@ -192,25 +192,34 @@ async def data_to_console_scenario(hub: Hub) -> None:
         await county.close()
 
 
-def test_station_data_reaches_store_and_console_sqlite(tmp_path: Path) -> None:
+WORKERS = pytest.mark.parametrize("workers", [0, 2], ids=["in-hub", "2-workers"])
+"""The hub receiving in its own process, and through ingest worker processes."""
+
+
+@WORKERS
+def test_station_data_reaches_store_and_console_sqlite(tmp_path: Path, workers: int) -> None:
     url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     seed_store(url, monitored_world())
-    run(lambda: with_hub(url, data_to_console_scenario))
+    run(lambda: with_hub(url, data_to_console_scenario, workers=workers))
 
 
 @pytest.mark.postgres
-def test_station_data_reaches_store_and_console_postgresql(pg_url: str) -> None:
+@WORKERS
+def test_station_data_reaches_store_and_console_postgresql(pg_url: str, workers: int) -> None:
     seed_store(pg_url, monitored_world())
 
     async def scenario(hub: Hub) -> None:
         await data_to_console_scenario(hub)
         service = hub.state.monitoring
         assert service is not None
-        assert service.series_store.copy_batches >= 2
+        deadline = time.monotonic() + 5  # workers report their counters every second
+        while service.status()["copy_batches"] < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert service.status()["copy_batches"] >= 2
         month = datetime.now(UTC).strftime("%Y%m")
         assert f"monitoring_realtime_p{month}" in service.series_store.partitions()
 
-    run(lambda: with_hub(pg_url, scenario))
+    run(lambda: with_hub(pg_url, scenario, workers=workers))
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +229,10 @@ def monitored_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def test_unknown_and_wrong_password_are_quarantined_for_admins(monitored_url: str) -> None:
+@WORKERS
+def test_unknown_and_wrong_password_are_quarantined_for_admins(
+    monitored_url: str, workers: int
+) -> None:
     async def scenario(hub: Hub) -> None:
         service = hub.state.monitoring
         assert service is not None
@@ -248,10 +260,13 @@ def test_unknown_and_wrong_password_are_quarantined_for_admins(monitored_url: st
             await admin.close()
             await county.close()
 
-    run(lambda: with_hub(monitored_url, scenario))
+    run(lambda: with_hub(monitored_url, scenario, workers=workers))
 
 
-def test_silent_station_goes_offline_and_clock_drift_alarms(monitored_url: str) -> None:
+@WORKERS
+def test_silent_station_goes_offline_and_clock_drift_alarms(
+    monitored_url: str, workers: int
+) -> None:
     async def scenario(hub: Hub) -> None:
         service = hub.state.monitoring
         assert service is not None
@@ -283,7 +298,10 @@ def test_silent_station_goes_offline_and_clock_drift_alarms(monitored_url: str) 
 
     run(
         lambda: with_hub(
-            monitored_url, scenario, alarms=AlarmConfig(offline_after=timedelta(seconds=0.5))
+            monitored_url,
+            scenario,
+            alarms=AlarmConfig(offline_after=timedelta(seconds=0.5)),
+            workers=workers,
         )
     )
 
