@@ -133,37 +133,61 @@ class TimeSeriesStore:
         go to their aggregate tables as sent (replacing a computed aggregate of that period).
         """
         rt_rows: list[tuple[Any, ...]] = []
+        """SQLite: parameter rows. PostgreSQL: COPY text lines, built straight from the values."""
+        rt_keys: list[tuple[str, datetime, str]] = []
         agg_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         hourly_keys: set[tuple[str, str, int]] = set()
         sqlite = self.dialect == "sqlite"
         rt_times: set[datetime] = set()
+        rt_packets: set[tuple[str, datetime]] = set()
+        repeated = False
+        """Two packets of one outlet and time in the batch: its rows are reduced to one per key."""
         for item in items:
             cn = item.packet.cn
             outlet: str = item.station.outlet_id
             if cn == "2011":
-                when: Any = item.data_time
-                received: Any = item.received_at
-                rt_times.add(when)
-                # Format once per packet, not once per value (PostgreSQL: COPY text).
+                moment = item.data_time
+                rt_times.add(moment)
+                if (outlet, moment) in rt_packets:
+                    repeated = True
+                rt_packets.add((outlet, moment))
+                values = item.packet.values
+                # Format once per packet, not once per value.
                 if sqlite:
-                    when, received = _sqlite_time(when), _sqlite_time(received)
-                else:
-                    when, received = cached_isoformat(when), cached_isoformat(received)
-                    outlet = _copy_escape(outlet)
-                for code, fields in item.packet.values.items():
+                    when, received = _sqlite_time(moment), _sqlite_time(item.received_at)
+                    for code, fields in values.items():
+                        flag = fields.get("Flag")
+                        rt_rows.append(
+                            (
+                                outlet,
+                                when,
+                                code,
+                                _number(fields.get("Rtd")),
+                                flag if isinstance(flag, str) else None,
+                                _number(fields.get("ZsRtd")),
+                                _number(fields.get("Cou")),
+                                received,
+                            )
+                        )
+                    continue
+                head = f"{_copy_escape(outlet)}\t{cached_isoformat(moment)}\t"
+                tail = f"\t{cached_isoformat(item.received_at)}\n"
+                for code, fields in values.items():
                     flag = fields.get("Flag")
                     rt_rows.append(
-                        (
-                            outlet,
-                            when,
-                            code if sqlite else _copy_escape(code),
-                            _number(fields.get("Rtd")),
-                            flag if isinstance(flag, str) else None,
-                            _number(fields.get("ZsRtd")),
-                            _number(fields.get("Cou")),
-                            received,
+                        head
+                        + "\t".join(
+                            (
+                                _copy_escape(code),
+                                _copy_number(fields.get("Rtd")),
+                                _copy_escape(flag) if isinstance(flag, str) else "\\N",
+                                _copy_number(fields.get("ZsRtd")),
+                                _copy_number(fields.get("Cou")),
+                            )
                         )
+                        + tail
                     )
+                    rt_keys.append((outlet, moment, code))
             elif cn in AGGREGATE_TABLES:
                 for agg in as_sent(item):
                     agg_rows[cn].append(_aggregate_row(outlet, agg, item.received_at))
@@ -171,19 +195,20 @@ class TimeSeriesStore:
                         year = agg.start.astimezone(CHINA_TZ).year
                         hourly_keys.add((outlet, agg.code, year))
         created: list[str] = []
+        offered = len(rt_rows)
         if self.dialect == "postgresql":
             created = self._ensure_partitions(
                 [(realtime, moment) for moment in rt_times]
                 + [(AGGREGATE_TABLES[cn], row[1]) for cn, rows in agg_rows.items() for row in rows]
             )
-            self._insert_postgresql(rt_rows, agg_rows)
+            if repeated:
+                rt_rows = _first_per_key(rt_keys, rt_rows)
+            self._insert_postgresql("".join(rt_rows), agg_rows)
         else:
             self._insert_sqlite(rt_rows, agg_rows)
         if hourly_keys:
             self._update_quota(hourly_keys)
-        return InsertResult(
-            len(rt_rows), sum(len(rows) for rows in agg_rows.values()), tuple(created)
-        )
+        return InsertResult(offered, sum(len(rows) for rows in agg_rows.values()), tuple(created))
 
     def _insert_sqlite(
         self, rt_rows: list[tuple[Any, ...]], agg_rows: Mapping[str, list[tuple[Any, ...]]]
@@ -203,7 +228,7 @@ class TimeSeriesStore:
                     )
 
     def _insert_postgresql(
-        self, rt_rows: list[tuple[Any, ...]], agg_rows: Mapping[str, list[tuple[Any, ...]]]
+        self, rt_text: str, agg_rows: Mapping[str, list[tuple[Any, ...]]]
     ) -> None:
         """One COPY per table into the table itself; on a key collision, redo through staging.
 
@@ -211,14 +236,8 @@ class TimeSeriesStore:
         aggregate of a key win, as the staged statements would), so only stored rows collide.
         """
         tables: list[tuple[str, tuple[str, ...], str]] = []
-        if rt_rows:
-            tables.append(
-                (
-                    "monitoring_realtime",
-                    _REALTIME_COLUMNS,
-                    _copy_text(_first_per_key(rt_rows), escaped=True),
-                )
-            )
+        if rt_text:
+            tables.append(("monitoring_realtime", _REALTIME_COLUMNS, rt_text))
         for cn, rows in agg_rows.items():
             if rows:
                 data = _copy_text(_last_per_key(rows))
@@ -645,6 +664,7 @@ def _aggregate_row(outlet_id: str, agg: Aggregate, received_at: datetime) -> tup
 
 
 @functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=8192)
 def _sqlite_time(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime writes (``%Y-%m-%d %H:%M:%S.%f``), at C speed."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -690,12 +710,12 @@ def _from_stage_sql(name: str) -> str:
     return _aggregate_upsert_sql(name, None).replace("VALUES (%s)", f"SELECT * FROM stage_{name}")
 
 
-def _first_per_key(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows with a unique (outlet_id, data_time, code), the first of each kept."""
-    seen: dict[tuple[Any, Any, Any], tuple[Any, ...]] = {}
-    for row in rows:
-        seen.setdefault((row[0], row[1], row[2]), row)
-    return rows if len(seen) == len(rows) else list(seen.values())
+def _first_per_key(keys: list[tuple[str, datetime, str]], rows: list[Any]) -> list[Any]:
+    """The rows of unique (outlet_id, data_time, code) ``keys``, the first of each kept."""
+    first: dict[tuple[str, datetime, str], Any] = {}
+    for key, row in zip(keys, rows, strict=True):
+        first.setdefault(key, row)
+    return list(first.values())
 
 
 def _last_per_key(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -732,25 +752,19 @@ def _copy_other(value: object) -> str:
     raise TypeError(f"no COPY text format for {type(value).__name__}: {value!r}")
 
 
+@functools.lru_cache(maxsize=8192)
 def _copy_escape(value: str) -> str:
-    """A string as a COPY text field (real-time rows are escaped as they are built)."""
+    """A string as a COPY text field; cached: outlets, codes and flags repeat in every batch."""
     return value.translate(_COPY_ESCAPES)
 
 
-def _copy_text(rows: Iterable[tuple[Any, ...]], *, escaped: bool = False) -> str:
-    """Rows in COPY's text format, as one buffer (one write instead of one per row).
+def _copy_number(value: object) -> str:
+    """A measured value as a COPY field: anything but a float (the codec's numbers) is NULL."""
+    return _copy_float(value) if value.__class__ is float else "\\N"  # type: ignore[arg-type]
 
-    ``escaped``: the rows' strings are COPY text already and their other values are floats
-    or None (the real-time rows), which skips the per-type dispatch.
-    """
-    if escaped:
-        return "".join(
-            "\t".join(
-                [v if v.__class__ is str else "\\N" if v is None else _copy_float(v) for v in row]
-            )
-            + "\n"
-            for row in rows
-        )
+
+def _copy_text(rows: Iterable[tuple[Any, ...]]) -> str:
+    """Rows in COPY's text format, as one buffer (one write instead of one per row)."""
     fmt = _COPY_FORMAT.get
     return "".join(
         "\t".join([fmt(type(value), _copy_other)(value) for value in row]) + "\n" for row in rows
