@@ -120,7 +120,18 @@ def worker_main(listener: socket.socket, channel: socket.socket, spec: WorkerSpe
     # Ctrl-C in a terminal reaches the whole process group: the hub stops us in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_gc_for_serving()
-    asyncio.run(_Worker(spec).serve(listener, channel))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_Worker(spec).serve(listener, channel))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (not on Windows): a worker is all sockets, and uvloop's
+    loop costs the workers about a tenth less CPU per packet than asyncio's own."""
+    try:
+        import uvloop  # optional: not on Windows
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 class _Worker:

@@ -132,8 +132,8 @@ class TimeSeriesStore:
         Real-time (2011) values go to ``monitoring_realtime``; minute, hourly and daily uploads
         go to their aggregate tables as sent (replacing a computed aggregate of that period).
         """
-        rt_rows: list[tuple[Any, ...]] = []
-        """SQLite: parameter rows. PostgreSQL: COPY text lines, built straight from the values."""
+        rt_rows: list[tuple[Any, ...]] = []  # SQLite: parameter rows
+        rt_lines: list[str] = []  # PostgreSQL: COPY text, built straight from the values
         rt_keys: list[tuple[str, datetime, str]] = []
         agg_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         hourly_keys: set[tuple[str, str, int]] = set()
@@ -174,7 +174,7 @@ class TimeSeriesStore:
                 tail = f"\t{cached_isoformat(item.received_at)}\n"
                 for code, fields in values.items():
                     flag = fields.get("Flag")
-                    rt_rows.append(
+                    rt_lines.append(
                         head
                         + "\t".join(
                             (
@@ -195,15 +195,15 @@ class TimeSeriesStore:
                         year = agg.start.astimezone(CHINA_TZ).year
                         hourly_keys.add((outlet, agg.code, year))
         created: list[str] = []
-        offered = len(rt_rows)
+        offered = len(rt_rows) + len(rt_lines)
         if self.dialect == "postgresql":
             created = self._ensure_partitions(
                 [(realtime, moment) for moment in rt_times]
                 + [(AGGREGATE_TABLES[cn], row[1]) for cn, rows in agg_rows.items() for row in rows]
             )
             if repeated:
-                rt_rows = _first_per_key(rt_keys, rt_rows)
-            self._insert_postgresql("".join(rt_rows), agg_rows)
+                rt_lines = _first_per_key(rt_keys, rt_lines)
+            self._insert_postgresql("".join(rt_lines), agg_rows)
         else:
             self._insert_sqlite(rt_rows, agg_rows)
         if hourly_keys:
@@ -710,9 +710,9 @@ def _from_stage_sql(name: str) -> str:
     return _aggregate_upsert_sql(name, None).replace("VALUES (%s)", f"SELECT * FROM stage_{name}")
 
 
-def _first_per_key(keys: list[tuple[str, datetime, str]], rows: list[Any]) -> list[Any]:
+def _first_per_key(keys: list[tuple[str, datetime, str]], rows: list[str]) -> list[str]:
     """The rows of unique (outlet_id, data_time, code) ``keys``, the first of each kept."""
-    first: dict[tuple[str, datetime, str], Any] = {}
+    first: dict[tuple[str, datetime, str], str] = {}
     for key, row in zip(keys, rows, strict=True):
         first.setdefault(key, row)
     return list(first.values())
@@ -760,7 +760,7 @@ def _copy_escape(value: str) -> str:
 
 def _copy_number(value: object) -> str:
     """A measured value as a COPY field: anything but a float (the codec's numbers) is NULL."""
-    return _copy_float(value) if value.__class__ is float else "\\N"  # type: ignore[arg-type]
+    return _copy_float(value) if isinstance(value, float) else "\\N"
 
 
 def _copy_text(rows: Iterable[tuple[Any, ...]]) -> str:
