@@ -10,6 +10,10 @@ stations (one TCP connection each, real-time packets asking for 9014 replies) an
 client subscribed to ``monitoring.data`` (one event per receiver flush and district) measures
 receipt -> console event latency of every packet the events carry. Ingest
 rate counts packets whose 9014 came back (the hub replies only after the batch is stored).
+Each engine runs with ``--workers`` HJ 212 ingest worker processes (default one per core, as
+``python -m console hub``) and, as the baseline, with the hub receiving in its own process.
+CPU seconds of the hub, its workers and the station process are printed with every run: on
+this shared machine they say more than the wall clock.
 
 Prints figures (JSON lines for the end-to-end runs), then ``hj212: N packets/s decode`` last.
 """
@@ -22,6 +26,7 @@ import json
 import multiprocessing
 import os
 import random
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -319,20 +324,35 @@ def seed(url: str, stations: int) -> None:
         store.close()
 
 
-def end_to_end(stations: int, per_station: int, interval: float, workers: int) -> None:
+def end_to_end(stations: int, per_station: int, interval: float, workers: int, bursts: int) -> None:
     """Burst and steady load on SQLite, then on a throwaway PostgreSQL: the hub with ``workers``
-    ingest workers, and as the baseline the burst with everything in the hub process."""
+    ingest workers, and as the baseline the hub receiving in its own process.
+
+    The bursts of the two set-ups alternate, ``bursts`` times each (a burst lasts about half a
+    second, and this machine's speed drifts between runs); every run is printed, then the
+    median of each set-up.
+    """
+    setups = [0, workers] if workers else [0]
     with tempfile.TemporaryDirectory() as folder, ThrowawayPostgres(database="bench") as pg_url:
         sqlite_url = f"sqlite:///{folder}/bench.sqlite3"
         for engine, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
             seed(url, stations)
-            runs = [("burst", 0.0, 0), ("burst", 0.0, workers), ("steady", interval, workers)]
-            for mode, pause, count in runs if workers else runs[::2]:
+            rates: dict[int, list[int]] = {count: [] for count in setups}
+            runs = [("burst", 0.0, count) for _ in range(bursts) for count in setups]
+            for mode, pause, count in [*runs, ("steady", interval, workers)]:
                 figures = asyncio.run(_ingest(url, stations, per_station, pause, count))
                 record = {"e2e": engine, "mode": mode, "workers": count, "stations": stations}
                 if pause:
                     record["interval_s"] = pause
+                else:
+                    rates[count].append(figures["packets_per_s"])
                 print(json.dumps({**record, **figures}), flush=True)
+            for count, values in rates.items():
+                print(
+                    f"e2e {engine} burst, {count} ingest workers: median "
+                    f"{statistics.median(values):,.0f} packets/s of {len(values)} runs {values}",
+                    flush=True,
+                )
 
 
 def decode_rate(frames: list[bytes], rounds: int) -> float:
@@ -358,6 +378,7 @@ def main() -> None:
     parser.add_argument(
         "--interval", type=float, default=1.0, help="seconds between a station's packets (steady)"
     )
+    parser.add_argument("--bursts", type=int, default=3, help="burst runs per set-up")
     parser.add_argument(
         "--workers",
         type=int,
@@ -366,7 +387,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.stations:
-        end_to_end(args.stations, args.per_station, args.interval, args.workers)
+        end_to_end(args.stations, args.per_station, args.interval, args.workers, args.bursts)
     frames = make_mix(args.packets, stations=args.mix_stations)
     mean_bytes = sum(map(len, frames)) / len(frames)
     rate = decode_rate(frames, args.rounds)

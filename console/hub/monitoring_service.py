@@ -9,6 +9,9 @@ writes its 9014 replies after the sink returns, so a station whose batch did not
 database sends it again. Alarms are persisted before they are published. A periodic tick
 raises ``offline`` alarms; an hourly upkeep computes missing aggregates from real-time values
 and applies the retention.
+
+With ``MonitoringConfig.workers`` the receiving, decoding and storing run in ingest worker
+processes (:mod:`console.hub.ingest_workers`) and only the publishing and judging stay here.
 """
 
 from __future__ import annotations
