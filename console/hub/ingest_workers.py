@@ -25,6 +25,7 @@ import dataclasses
 import logging
 import multiprocessing
 import operator
+import os
 import pickle
 import signal
 import socket
@@ -475,13 +476,15 @@ def _end_process(process: BaseProcess, wait: float = 10.0) -> None:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """The station port, bound and listening in the hub; the workers accept on it."""
+    """The station port (the first address ``host`` resolves to), bound and listening in the
+    hub; the workers accept on it."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if os.name == "posix":  # as asyncio does: on Windows it would let others take the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(1024)
         sock.setblocking(False)

@@ -246,6 +246,8 @@ def test_hub_command_serves_until_stopped_and_takes_its_workers_along(
 def test_hub_command_rejects_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hub", "--port", "70000"]) == 2
     assert "--port must be 0..65535" in capsys.readouterr().err
+    assert main(["hub", "--hj212-workers", "-1"]) == 2
+    assert "HJ 212 workers must be 0..64, got -1" in capsys.readouterr().err
 
 
 def test_hub_without_a_world_still_serves_logins(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from console.monitoring.receiver import (
     InMemorySink,
     ReceivedPacket,
     ReceiverConfig,
+    ReceiverStats,
     StationInfo,
     StationReceiver,
     format_hj212_time,
@@ -452,3 +453,19 @@ def test_hj212_times_are_beijing_time() -> None:
     assert parse_hj212_time("2024070100300٣123") is None  # a non-ASCII digit
     assert parse_hj212_time("20240701003000") == moment
     assert format_hj212_time(moment) == "20240701003000"
+
+
+def test_counters_of_several_receivers_add_up() -> None:
+    one, two = ReceiverStats(frames=3, packets_accepted=2), ReceiverStats(frames=4, heartbeats=1)
+    one.errors["crc"] += 1
+    two.errors["crc"] += 2
+    two.quarantined["unknown_mn"] += 1
+    total = ReceiverStats.merged([one.as_dict(), two.as_dict(), {}])
+    assert total.as_dict() == {
+        **ReceiverStats().as_dict(),
+        "frames": 7,
+        "packets_accepted": 2,
+        "heartbeats": 1,
+        "errors": {"crc": 3},
+        "quarantined": {"unknown_mn": 1},
+    }
