@@ -135,6 +135,60 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
 
 
+QUOTA_WARNING_SHARE = 0.8
+"""As the hub's alarm engine: a total-quantity warning at 80 % of the quota."""
+
+
+def _quota_cells(quota: Any, used: Any) -> str:
+    """Quota, used and share cells; the share orange from 80 %, red from 100 %."""
+    if quota is None or not float(quota):
+        return f"<td>{_e(quota)}</td><td>—</td><td>—</td>"
+    share = float(used or 0.0) / float(quota)
+    css = ""
+    if share >= 1.0:
+        css = " class='low'"
+    elif share >= QUOTA_WARNING_SHARE:
+        css = " class='warn'"
+    used_text = f"{float(used or 0.0):,.1f}"
+    return f"<td>{_e(quota)}</td><td>{_e(used_text)}</td><td{css}>{_e(percent(share))}</td>"
+
+
+def _quota_html(quota: Mapping[str, Any]) -> str:
+    """Total-quantity control (刷卡排污): discharge so far against the annual and monthly quota."""
+    items = quota.get("items") or []
+    title = tr(
+        "Total-quantity control, {year} and month {month}",
+        year=quota.get("year", "—"),
+        month=quota.get("month", "—"),
+    )
+    head = [
+        tr("Outlet"),
+        tr("Pollutant"),
+        tr("Annual quota (kg)"),
+        tr("Used this year (kg)"),
+        tr("Share"),
+        tr("Monthly quota (kg)"),
+        tr("Used this month (kg)"),
+        tr("Share"),
+    ]
+    if not items:
+        return f"<h3>{_e(title)}</h3>" + _table(head, [])
+    rows = [
+        "<tr>"
+        + f"<td>{_e(item.get('outlet_name'))}</td>"
+        + f"<td>{_e(item.get('name') or item.get('code'))}</td>"
+        + _quota_cells(item.get("annual_quota_kg"), item.get("used_year_kg"))
+        + _quota_cells(item.get("monthly_quota_kg"), item.get("used_month_kg"))
+        + "</tr>"
+        for item in items
+    ]
+    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    return (
+        f"<h3>{_e(title)}</h3><table border='1' cellspacing='0' cellpadding='3'>"
+        f"<tr>{header}</tr>{''.join(rows)}</table>"
+    )
+
+
 def section_titles() -> list[str]:
     """The file's sections in page order (translated); tests and the outline use them."""
     return [
@@ -156,7 +210,8 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
     titles = section_titles()
     parts = [
         "<style>h2{background:#e8eef5;padding:2px;} td,th{font-size:small;} "
-        ".none{color:#777;} .low{color:#b3261e;font-weight:bold;}</style>",
+        ".none{color:#777;} .low{color:#b3261e;font-weight:bold;} "
+        ".warn{color:#b86e00;font-weight:bold;}</style>",
         f"<h1>{_e(e['name'])}</h1>",
     ]
     adcode = str(e.get("district_adcode", ""))
@@ -193,6 +248,7 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
                 limit.get("limit"),
                 limit.get("lower_limit"),
                 limit.get("annual_quota_kg"),
+                limit.get("monthly_quota_kg"),
             )
             for limit in outlet.get("limits", [])
         ]
@@ -205,6 +261,7 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
                     tr("Limit"),
                     tr("Lower limit"),
                     tr("Annual quota (kg)"),
+                    tr("Monthly quota (kg)"),
                 ],
                 rows,
             )
@@ -261,6 +318,7 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
             ],
         )
     )
+    parts.append(_quota_html(file.get("quota") or {}))
 
     parts.append(f"<h2>{_e(titles[4])}</h2>")
     authenticity = file.get("authenticity")

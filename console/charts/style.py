@@ -63,6 +63,8 @@ def alarm_kind_name(kind: str) -> str:
         "instrument_flag": tr("Instrument flag"),
         "quota_warning": tr("Quota warning"),
         "quota_exceeded": tr("Quota exceeded"),
+        "monthly_quota_warning": tr("Monthly quota warning"),
+        "monthly_quota_exceeded": tr("Monthly quota exceeded"),
         "clock_drift": tr("Clock drift"),
     }
     return names.get(kind, kind)

@@ -135,6 +135,8 @@ class PermitLimit:
     limit: float
     lower_limit: float | None = None  # pH has a range
     annual_quota_kg: float | None = None
+    monthly_quota_kg: float | None = None
+    """Total-quantity quotas of the permit (刷卡排污), kg of the pollutant per year / month."""
 
 
 @dataclass(frozen=True, slots=True)

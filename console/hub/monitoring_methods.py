@@ -173,6 +173,8 @@ _ALARM_NAMES = {
     "instrument_flag": "仪器异常",
     "quota_warning": "排放总量预警",
     "quota_exceeded": "排放总量超限",
+    "monthly_quota_warning": "月度排放总量预警",
+    "monthly_quota_exceeded": "月度排放总量超限",
     "clock_drift": "时钟偏差",
 }
 

@@ -311,9 +311,13 @@ class MonitoringService:
                 self.receiver.resume_drift(alarm.mn, alarm.started_at)
 
     async def _restore_quota(self) -> None:
-        year = datetime.now(CHINA_TZ).year
-        for outlet_id, code, used in await self.ingest.run(self.series_store.quota_usage, year):
-            self.engine.set_quota_usage(outlet_id, code, year, used)
+        now = datetime.now(CHINA_TZ)
+        store = self.series_store
+        for outlet_id, code, used in await self.ingest.run(store.quota_usage, now.year):
+            self.engine.set_quota_usage(outlet_id, code, now.year, used)
+        month = await self.ingest.run(store.quota_usage_month, now.year, now.month)
+        for outlet_id, code, used in month:
+            self.engine.set_quota_usage(outlet_id, code, now.year, used, month=now.month)
 
     async def _every(self, seconds: float, job: Any) -> None:
         while True:

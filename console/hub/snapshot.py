@@ -90,6 +90,7 @@ def enterprise_json(enterprise: Enterprise) -> dict[str, Any]:
                         "limit": limit.limit,
                         "lower_limit": limit.lower_limit,
                         "annual_quota_kg": limit.annual_quota_kg,
+                        "monthly_quota_kg": limit.monthly_quota_kg,
                     }
                     for limit in outlet.limits
                 ],

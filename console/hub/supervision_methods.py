@@ -367,6 +367,30 @@ async def enterprise_file(ctx: CallContext, params: EnterpriseParams) -> dict[st
         open_alarms = sum(1 for a in alarms if a["enterprise_id"] == enterprise.id)
         return rates, open_alarms, repo.last_data_at(outlet_ids)
 
+    def quota() -> dict[str, Any]:
+        """Total-quantity control (刷卡排污): this year's and this month's discharge so far."""
+        now = utc_now().astimezone(CHINA_TZ)
+        year = series_store.quota_usage(now.year, outlet_ids)
+        month = series_store.quota_usage_month(now.year, now.month, outlet_ids)
+        used_year = {(outlet, code): kg for outlet, code, kg in year}
+        used_month = {(outlet, code): kg for outlet, code, kg in month}
+        items = [
+            {
+                "outlet_id": o.id,
+                "outlet_name": o.name,
+                "code": limit.code,
+                "name": limit.name,
+                "annual_quota_kg": limit.annual_quota_kg,
+                "used_year_kg": used_year.get((o.id, limit.code), 0.0),
+                "monthly_quota_kg": limit.monthly_quota_kg,
+                "used_month_kg": used_month.get((o.id, limit.code), 0.0),
+            }
+            for o in enterprise.outlets
+            for limit in o.limits
+            if limit.annual_quota_kg is not None or limit.monthly_quota_kg is not None
+        ]
+        return {"year": now.year, "month": now.month, "items": items}
+
     def cameras() -> list[dict[str, Any]]:
         with hub.store.session() as session:
             return [
@@ -420,6 +444,7 @@ async def enterprise_file(ctx: CallContext, params: EnterpriseParams) -> dict[st
                         "limit": limit.limit,
                         "lower_limit": limit.lower_limit,
                         "annual_quota_kg": limit.annual_quota_kg,
+                        "monthly_quota_kg": limit.monthly_quota_kg,
                     }
                     for limit in o.limits
                 ],
@@ -432,6 +457,7 @@ async def enterprise_file(ctx: CallContext, params: EnterpriseParams) -> dict[st
             "open_alarms": open_alarms,
             "last_data_at": None if last_data is None else last_data.isoformat(),
         },
+        "quota": await hub.db.run(quota),
         "authenticity": (
             None
             if score is None or score["worst_pollutant"] is None

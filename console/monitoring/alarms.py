@@ -12,7 +12,8 @@ with an injected clock. Rules (see :class:`AlarmConfig` for the numbers):
   above the instrument's measuring range, not an emission exceedance, so it never raises one.
 - **offline**: no packet nor heartbeat for ``offline_after``, checked by :meth:`AlarmEngine.tick`.
 - **quota_warning / quota_exceeded**: the year's summed ``-Cou`` of hourly packets against the
-  outlet's annual quota, at 80 % and 100 %.
+  outlet's annual quota, at 80 % and 100 %; **monthly_quota_warning / monthly_quota_exceeded**
+  the same for the Beijing calendar month and the monthly quota. A new period clears them.
 - **clock_drift**: reported by the receiver.
 
 Exceedances clear with hysteresis: only after ``clear_count`` consecutive valid values back
@@ -50,6 +51,8 @@ AlarmKind = Literal[
     "instrument_flag",
     "quota_warning",
     "quota_exceeded",
+    "monthly_quota_warning",
+    "monthly_quota_exceeded",
     "clock_drift",
 ]
 
@@ -161,9 +164,19 @@ class _Limit:
 
 @dataclass(slots=True)
 class _Quota:
-    year: int
+    period: tuple[int, int]
+    """(year, 0) for the annual quota, (year, month) for the monthly one (Beijing calendar)."""
     used_kg: float = 0.0
     seen: set[datetime] = field(default_factory=set)
+
+
+QuotaPeriod = Literal["year", "month"]
+_QUOTA_KINDS: Mapping[QuotaPeriod, tuple[AlarmKind, AlarmKind]] = MappingProxyType(
+    {
+        "year": ("quota_warning", "quota_exceeded"),
+        "month": ("monthly_quota_warning", "monthly_quota_exceeded"),
+    }
+)
 
 
 def _utc_now() -> datetime:
@@ -182,7 +195,7 @@ class AlarmEngine:
         self._limits: dict[tuple[str, str], _Limit] = {}
         self._flags: dict[tuple[str, str], str] = {}
         self._last_seen: dict[str, tuple[StationInfo, datetime]] = {}
-        self._quota: dict[tuple[str, str], _Quota] = {}
+        self._quota: dict[tuple[str, str, QuotaPeriod], _Quota] = {}
 
     @property
     def open_alarms(self) -> list[Alarm]:
@@ -255,9 +268,13 @@ class AlarmEngine:
             if alarm.kind == "instrument_flag" and alarm.pollutant and alarm.flag:
                 self._flags[(alarm.mn, alarm.pollutant)] = alarm.flag
 
-    def set_quota_usage(self, outlet_id: str, code: str, year: int, used_kg: float) -> None:
-        """Start from what the store has summed so far this year (after a hub restart)."""
-        self._quota[(outlet_id, code)] = _Quota(year=year, used_kg=used_kg)
+    def set_quota_usage(
+        self, outlet_id: str, code: str, year: int, used_kg: float, month: int | None = None
+    ) -> None:
+        """Start from what the store has summed so far this year, or this ``month`` of it
+        (after a hub restart)."""
+        period: QuotaPeriod = "year" if month is None else "month"
+        self._quota[(outlet_id, code, period)] = _Quota((year, month or 0), used_kg=used_kg)
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -362,45 +379,72 @@ class AlarmEngine:
     def _judge_quota(self, item: ReceivedPacket) -> list[AlarmEvent]:
         station = item.station
         at = item.data_time
-        year = at.astimezone(CHINA_TZ).year
+        local = at.astimezone(CHINA_TZ)
         events: list[AlarmEvent] = []
         for limit in station.limits:
             cou = item.packet.values.get(limit.code, {}).get("Cou")
-            if limit.annual_quota_kg is None or not isinstance(cou, float):
+            if not isinstance(cou, float):
                 continue
-            key = (station.outlet_id, limit.code)
-            quota = self._quota.get(key)
-            if quota is None or quota.year != year:
-                if quota is not None and year > quota.year:  # a new year starts from zero
-                    for kind in ("quota_warning", "quota_exceeded"):
-                        events += self._clear((station.mn, kind, limit.code), at)
-                if quota is None or year > quota.year:
-                    quota = self._quota[key] = _Quota(year=year)
-                else:
-                    continue  # a late packet of a closed year
-            if at in quota.seen:
-                continue  # retransmission: counted already
-            quota.seen.add(at)
-            quota.used_kg += cou
-            share = quota.used_kg / limit.annual_quota_kg
-            steps: tuple[tuple[AlarmKind, Severity, float], ...] = (
-                ("quota_warning", "warning", self.config.quota_warning_share),
-                ("quota_exceeded", "critical", 1.0),
+            quotas: tuple[tuple[QuotaPeriod, float | None, tuple[int, int]], ...] = (
+                ("year", limit.annual_quota_kg, (local.year, 0)),
+                ("month", limit.monthly_quota_kg, (local.year, local.month)),
             )
-            for kind, severity, threshold in steps:
-                if share >= threshold and (station.mn, kind, limit.code) not in self._open:
-                    events.append(
-                        self._raise(
-                            station,
-                            kind,
-                            severity,
-                            at,
-                            pollutant=limit.code,
-                            value=quota.used_kg,
-                            limit=limit.annual_quota_kg,
-                            detail={"year": year, "share": share, "unit": "kg"},
-                        )
+            for period, allowed, current in quotas:
+                if allowed is not None:
+                    events += self._count_quota(
+                        station, limit.code, period, allowed, current, at, cou
                     )
+        return events
+
+    def _count_quota(
+        self,
+        station: StationInfo,
+        code: str,
+        period: QuotaPeriod,
+        allowed: float,
+        current: tuple[int, int],
+        at: datetime,
+        cou: float,
+    ) -> list[AlarmEvent]:
+        """Add one hour's discharge to its period's usage; warn at 80 % and 100 %."""
+        warning, exceeded = _QUOTA_KINDS[period]
+        events: list[AlarmEvent] = []
+        key = (station.outlet_id, code, period)
+        quota = self._quota.get(key)
+        if quota is None or quota.period != current:
+            if quota is not None and current < quota.period:
+                return []  # a late packet of a closed period
+            if quota is not None:  # a new period starts from zero
+                for kind in (warning, exceeded):
+                    events += self._clear((station.mn, kind, code), at)
+            quota = self._quota[key] = _Quota(current)
+        if at in quota.seen:
+            return events  # retransmission: counted already
+        quota.seen.add(at)
+        quota.used_kg += cou
+        share = quota.used_kg / allowed
+        steps: tuple[tuple[AlarmKind, Severity, float], ...] = (
+            (warning, "warning", self.config.quota_warning_share),
+            (exceeded, "critical", 1.0),
+        )
+        year, month = current
+        detail: dict[str, Any] = {"year": year, "share": share, "unit": "kg"}
+        if month:
+            detail["month"] = month
+        for kind, severity, threshold in steps:
+            if share >= threshold and (station.mn, kind, code) not in self._open:
+                events.append(
+                    self._raise(
+                        station,
+                        kind,
+                        severity,
+                        at,
+                        pollutant=code,
+                        value=quota.used_kg,
+                        limit=allowed,
+                        detail=detail,
+                    )
+                )
         return events
 
     # -- bookkeeping ---------------------------------------------------------------------------

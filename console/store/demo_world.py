@@ -603,14 +603,16 @@ def _offset(
 def _limits(
     spec: Sequence[tuple[str, str, str, float, float | None]], annual_volume: float
 ) -> tuple[PermitLimit, ...]:
-    """Permit limits; total-quantity pollutants get a quota = limit x permitted annual volume.
+    """Permit limits; total-quantity pollutants get a quota = limit x permitted annual volume,
+    and a monthly one of an eleventh of it (a month may run above the yearly average).
 
     ``annual_volume`` is in litres for water (mg/L) and m³ for flue gas (mg/m³).
     """
     out = []
     for code, name, unit, limit, lower in spec:
         quota = round(limit * annual_volume / 1e6, 1) if code in _QUOTA_CODES else None
-        out.append(PermitLimit(code, name, unit, limit, lower, quota))
+        monthly = None if quota is None else round(quota / 11, 1)
+        out.append(PermitLimit(code, name, unit, limit, lower, quota, monthly))
     return tuple(out)
 
 

@@ -161,6 +161,7 @@ class PermitLimitRow(Base):
     limit: Mapped[float] = mapped_column("limit_value", Float)
     lower_limit: Mapped[float | None] = mapped_column(Float)
     annual_quota_kg: Mapped[float | None] = mapped_column(Float)
+    monthly_quota_kg: Mapped[float | None] = mapped_column(Float)
 
 
 class UserRow(Base):

@@ -333,15 +333,40 @@ class TimeSeriesStore:
                     )
                 )
 
-    def quota_usage(self, year: int) -> list[tuple[str, str, float]]:
-        """(outlet_id, code, used_kg) of a Beijing calendar year."""
+    def quota_usage(
+        self, year: int, outlet_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """(outlet_id, code, used_kg) of a Beijing calendar year (of some outlets)."""
+        query = select(quota_usage.c.outlet_id, quota_usage.c.code, quota_usage.c.used_kg).where(
+            quota_usage.c.year == year
+        )
+        if outlet_ids is not None:
+            query = query.where(quota_usage.c.outlet_id.in_(outlet_ids))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(quota_usage.c.outlet_id, quota_usage.c.code, quota_usage.c.used_kg).where(
-                    quota_usage.c.year == year
-                )
+            return [(row.outlet_id, row.code, float(row.used_kg)) for row in conn.execute(query)]
+
+    def quota_usage_month(
+        self, year: int, month: int, outlet_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """(outlet_id, code, used_kg) of a Beijing calendar month: its hourly ``Cou`` summed
+        (a month of hours per outlet, so it is not kept in a table of its own)."""
+        start = datetime(year, month, 1, tzinfo=CHINA_TZ)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA_TZ)
+        used = func.sum(hourly.c.cou)
+        query = (
+            select(hourly.c.outlet_id, hourly.c.code, used.label("used_kg"))
+            .where(
+                hourly.c.cou.is_not(None),
+                # SQLite keeps UTC text without a zone: every bound must be UTC.
+                hourly.c.data_time >= start.astimezone(UTC),
+                hourly.c.data_time < end.astimezone(UTC),
             )
-            return [(row.outlet_id, row.code, float(row.used_kg)) for row in rows]
+            .group_by(hourly.c.outlet_id, hourly.c.code)
+        )
+        if outlet_ids is not None:
+            query = query.where(hourly.c.outlet_id.in_(outlet_ids))
+        with self.engine.connect() as conn:
+            return [(row.outlet_id, row.code, float(row.used_kg)) for row in conn.execute(query)]
 
     # -- computed aggregates -------------------------------------------------------------------
 

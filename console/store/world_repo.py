@@ -182,6 +182,7 @@ def load_world(session: Session) -> World:
                 limit=limit_row.limit,
                 lower_limit=limit_row.lower_limit,
                 annual_quota_kg=limit_row.annual_quota_kg,
+                monthly_quota_kg=limit_row.monthly_quota_kg,
             )
         )
     outlets: dict[str, list[Outlet]] = defaultdict(list)
@@ -365,4 +366,5 @@ def _limit_row(outlet_id: str, seq: int, limit: PermitLimit) -> dict[str, Any]:
         "limit": limit.limit,
         "lower_limit": limit.lower_limit,
         "annual_quota_kg": limit.annual_quota_kg,
+        "monthly_quota_kg": limit.monthly_quota_kg,
     }

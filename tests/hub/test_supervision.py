@@ -32,7 +32,12 @@ from console.core.model import (
 from console.hub.client import HubError
 from console.hub.embedded import EmbeddedHub
 from console.monitoring.hj212 import decode, encode_packet
-from console.monitoring.receiver import ReceivedPacket, StationInfo, format_hj212_time
+from console.monitoring.receiver import (
+    CHINA_TZ,
+    ReceivedPacket,
+    StationInfo,
+    format_hj212_time,
+)
 from console.store import Store
 from console.store.camera_repo import Camera, add_camera
 from console.store.supervision_repo import seed_demo_supervision
@@ -41,7 +46,8 @@ from tests.hub.support import DISTRICTS, logged_in, run, seed_store, small_world
 
 HOURS = 240  # ten days of hourly data
 PROFILES = ("clean", "flat", "zeros")
-COD = PermitLimit("w01018", "化学需氧量", "mg/L", 100.0)
+COD = PermitLimit("w01018", "化学需氧量", "mg/L", 100.0, None, 1000.0, monthly_quota_kg=100.0)
+COD_KG_PER_HOUR = 0.5
 FLOW = PermitLimit("w00000", "废水流量", "L/s", 1000.0)
 
 
@@ -127,7 +133,7 @@ def store_monitoring(url: str, world: World, now: datetime) -> None:
         for hour in range(HOURS):
             at = end - timedelta(hours=HOURS - 1 - hour)
             values = {
-                "w01018": {"Avg": _value(profile, hour, rng), "Flag": "N"},
+                "w01018": {"Avg": _value(profile, hour, rng), "Cou": COD_KG_PER_HOUR, "Flag": "N"},
                 "w00000": {"Avg": round(5.0 + rng.uniform(-1.0, 1.0), 2), "Flag": "N"},
             }
             frame = encode_packet(
@@ -161,11 +167,17 @@ def world() -> World:
 
 
 @pytest.fixture(scope="module")
-def db_url(tmp_path_factory: pytest.TempPathFactory, world: World) -> str:
+def stored_until() -> datetime:
+    """The newest hour of the stored monitoring data."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory, world: World, stored_until: datetime) -> str:
     path: Path = tmp_path_factory.mktemp("supervision") / "hub.sqlite3"
     url = f"sqlite:///{path}"
     seed_store(url, world)
-    store_monitoring(url, world, datetime.now(UTC))
+    store_monitoring(url, world, stored_until)
     return url
 
 
@@ -217,7 +229,7 @@ def test_ranking_puts_flat_and_zero_data_below_clean(hub_url: str) -> None:
     assert [a["scored_at"] for a in again] == [r["scored_at"] for r in ranking[:2]]
 
 
-def test_enterprise_file_is_complete(hub_url: str, world: World) -> None:
+def test_enterprise_file_is_complete(hub_url: str, world: World, stored_until: datetime) -> None:
     run(lambda: call(hub_url, "leader", "authenticity.ranking", days=10))
     eid = "ent-331002-clean"
     file = run(lambda: call(hub_url, "leader", "enterprise.file", enterprise_id=eid))
@@ -240,6 +252,19 @@ def test_enterprise_file_is_complete(hub_url: str, world: World) -> None:
     assert file["authenticity"]["score"] > 80
     assert file["cameras"] == [{"id": "cam-1", "name": "排口摄像头", "online": True}]
     assert file["complaints"] == [] or all("status" in c for c in file["complaints"])
+    # Total-quantity control: the hours stored in this Beijing year and month, 0.5 kg each.
+    quota = file["quota"]
+    hours = [(stored_until - timedelta(hours=h)).astimezone(CHINA_TZ) for h in range(HOURS)]
+    in_year = sum(1 for h in hours if h.year == quota["year"])
+    in_month = sum(1 for h in hours if (h.year, h.month) == (quota["year"], quota["month"]))
+    [cod] = quota["items"]  # the flow limit has no quota
+    assert cod["code"] == "w01018"
+    assert cod["outlet_name"] == "废水总排口"
+    assert cod["annual_quota_kg"] == 1000.0
+    assert cod["monthly_quota_kg"] == 100.0
+    assert cod["used_year_kg"] == pytest.approx(COD_KG_PER_HOUR * in_year)
+    assert cod["used_month_kg"] == pytest.approx(COD_KG_PER_HOUR * in_month)
+    assert outlet["limits"][0]["monthly_quota_kg"] == 100.0
 
 
 def test_inspection_create_assigns_the_grid_officer(hub_url: str) -> None:

@@ -187,6 +187,64 @@ def test_quota_warning_and_exceeded_without_double_counting() -> None:
     ]
 
 
+def test_monthly_quota_counts_the_beijing_month_next_to_the_annual_one() -> None:
+    monthly = StationInfo(
+        "MNM", "ent-3", "ent-3-W1", "331002", "3", OutletKind.WATER,
+        (PermitLimit("w01018", "COD", "mg/L", 100.0, None, 100.0, monthly_quota_kg=10.0),),
+    )  # fmt: skip
+    engine = AlarmEngine()
+
+    def hourly(at: datetime, kg: float) -> list[AlarmEvent]:
+        packet = Packet(
+            version="2017", cn="2061", st="32", mn="MNM", data_time=format_hj212_time(at),
+            values={"w01018": {"Avg": 40.0, "Cou": kg}},
+        )  # fmt: skip
+        return engine.feed(ReceivedPacket(packet, monthly, at, "127.0.0.1:1"))
+
+    may = datetime(2024, 5, 31, 10, 0, tzinfo=UTC)  # 18:00 on 31 May in Beijing
+    assert hourly(may, 7.0) == []
+    warning = hourly(may + timedelta(hours=1), 1.5)  # 8.5 of the month's 10 kg
+    assert topics(warning) == [("alarm.raised", "monthly_quota_warning")]
+    assert warning[0].alarm.detail == {"year": 2024, "month": 5, "share": 0.85, "unit": "kg"}
+    assert warning[0].alarm.limit == 10.0
+    assert hourly(may + timedelta(hours=1), 1.5) == []  # retransmission: counted once
+    exceeded = hourly(may + timedelta(hours=2), 2.0)
+    assert topics(exceeded) == [("alarm.raised", "monthly_quota_exceeded")]
+    assert exceeded[0].alarm.value == pytest.approx(10.5)
+    # 16:00 UTC on 31 May is midnight on 1 June in Beijing: a new month, the year goes on.
+    june = hourly(datetime(2024, 5, 31, 16, 0, tzinfo=UTC), 1.0)
+    assert sorted(topics(june)) == [
+        ("alarm.cleared", "monthly_quota_exceeded"),
+        ("alarm.cleared", "monthly_quota_warning"),
+    ]
+    assert hourly(may + timedelta(hours=3), 9.0) == []  # a late hour of May changes nothing
+    # The annual quota (100 kg) saw every hour but the late one: 7 + 1.5 + 2 + 1.
+    assert sorted(topics(hourly(datetime(2024, 6, 2, tzinfo=UTC), 68.5))) == [
+        ("alarm.raised", "monthly_quota_exceeded"),  # June: 69.5 of 10 kg
+        ("alarm.raised", "monthly_quota_warning"),
+        ("alarm.raised", "quota_warning"),  # the year: 80 of 100 kg
+    ]
+
+
+def test_monthly_quota_usage_is_taken_back_after_a_restart() -> None:
+    monthly = StationInfo(
+        "MNM", "ent-3", "ent-3-W1", "331002", "3", OutletKind.WATER,
+        (PermitLimit("w01018", "COD", "mg/L", 100.0, None, None, monthly_quota_kg=10.0),),
+    )  # fmt: skip
+    engine = AlarmEngine()
+    engine.set_quota_usage("ent-3-W1", "w01018", 2024, 9.5, month=5)
+    at = datetime(2024, 5, 20, 2, 0, tzinfo=UTC)
+    packet = Packet(
+        version="2017", cn="2061", st="32", mn="MNM", data_time=format_hj212_time(at),
+        values={"w01018": {"Avg": 40.0, "Cou": 1.0}},
+    )  # fmt: skip
+    events = engine.feed(ReceivedPacket(packet, monthly, at, "127.0.0.1:1"))
+    assert topics(events) == [
+        ("alarm.raised", "monthly_quota_warning"),
+        ("alarm.raised", "monthly_quota_exceeded"),
+    ]
+
+
 def test_clock_drift_raise_and_clear() -> None:
     engine = AlarmEngine()
     drift = ClockDrift("MNW", WATER, 600.0, T0 + timedelta(minutes=10), T0, True)

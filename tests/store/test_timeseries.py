@@ -111,6 +111,16 @@ def test_quota_usage_and_daily_rates(store: Store) -> None:
     ts.insert_packets(hours[:2])  # resends count once
     usage = {(o, c): kg for o, c, kg in ts.quota_usage(2026)}
     assert usage[("outlet-1", "w01018")] == pytest.approx(9.0)
+    assert ts.quota_usage(2026, ["outlet-2"]) == []
+    # The month is Beijing's: the hour before day_start is 31 October there, not November.
+    ts.insert_packets([packet("2061", day_start - timedelta(days=27, hours=1), {
+        "w01018": {"Avg": 20.0, "Cou": 100.0, "Flag": "N"}})])  # fmt: skip
+    november = {(o, c): kg for o, c, kg in ts.quota_usage_month(2026, 11)}
+    assert november == {("outlet-1", "w01018"): pytest.approx(9.0),
+                        ("outlet-1", "w00000"): pytest.approx(108.0)}  # fmt: skip
+    assert ts.quota_usage_month(2026, 10) == [("outlet-1", "w01018", pytest.approx(100.0))]
+    assert ts.quota_usage_month(2026, 12) == []
+    assert ts.quota_usage_month(2026, 11, ["outlet-2"]) == []
     observations = ts.rate_observations(date(2026, 11, 28), {"outlet-1": "ent-1"})
     assert len(observations) == 6
     assert sum(not o.valid for o in observations) == 1  # hour 0 had a D flag

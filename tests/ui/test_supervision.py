@@ -20,7 +20,7 @@ from pytestqt.qtbot import QtBot
 import console
 import console.hub.supervision_methods  # registers the methods tested here
 from console.charts import ChartsFeature, install
-from console.charts.enterprise_file import section_titles
+from console.charts.enterprise_file import render_file_html, section_titles
 from console.core.model import World
 from console.monitoring.hj212 import decode, encode_packet
 from console.monitoring.receiver import ReceivedPacket, StationInfo, format_hj212_time
@@ -229,6 +229,11 @@ def test_enterprise_file_shows_every_section(
         assert reason in text
     for camera in reply["cameras"]:
         assert camera["name"] in text
+    quota = reply["quota"]
+    assert f"排放总量控制（{quota['year']}年，{quota['month']}月）" in text
+    assert quota["items"]  # the demo's COD and NH3-N quotas
+    for item in quota["items"]:
+        assert item["monthly_quota_kg"] == pytest.approx(item["annual_quota_kg"] / 11, abs=0.1)
 
     # The search box opens another enterprise's file.
     other = next(e for e in shell.session.snapshot["enterprises"] if e["id"] != enterprise_id)
@@ -302,3 +307,28 @@ def test_draw_dialog_runs_saves_and_verifies(
         assert "unique" in dialog.status.text()
     finally:
         dialog.close()
+
+
+def test_total_quantity_shares_turn_orange_at_80_and_red_at_100_percent() -> None:
+    item = {"outlet_id": "o-1", "outlet_name": "总排口", "code": "w01018", "name": "化学需氧量"}
+    file = {
+        "enterprise": {"name": "某公司", "district_adcode": "331002", "lon": 121.4, "lat": 28.6},
+        "quota": {
+            "year": 2026,
+            "month": 11,
+            "items": [
+                {**item, "annual_quota_kg": 1000.0, "used_year_kg": 500.0,
+                 "monthly_quota_kg": 100.0, "used_month_kg": 85.0},
+                {**item, "code": "w21003", "name": "氨氮", "annual_quota_kg": 100.0,
+                 "used_year_kg": 120.0, "monthly_quota_kg": None, "used_month_kg": 3.0},
+            ],
+        },
+    }  # fmt: skip
+    page = render_file_html(file, {"331002": "椒江区"})
+    assert "排放总量控制（2026年，11月）" in page
+    assert "<td>1000.0</td><td>500.0</td><td>50.0%</td>" in page
+    assert "<td>100.0</td><td>85.0</td><td class='warn'>85.0%</td>" in page
+    assert "<td>100.0</td><td>120.0</td><td class='low'>120.0%</td>" in page
+    assert "<td>—</td><td>—</td><td>—</td>" in page  # no monthly quota for NH3-N
+    empty = render_file_html({**file, "quota": {"year": 2026, "month": 11, "items": []}}, {})
+    assert "排放总量控制（2026年，11月）" in empty
