@@ -352,21 +352,7 @@ class AlarmEngine:
                 ("exceedance", "warning", True),
                 ("sustained_exceedance", "critical", sum(state.recent) >= cfg.sustained_count),
             )
-            for kind, severity, due in rules:
-                if due and (station.mn, kind, limit.code) not in self._open:
-                    events.append(
-                        self._raise(
-                            station,
-                            kind,
-                            severity,
-                            at,
-                            pollutant=limit.code,
-                            value=value,
-                            limit=bound,
-                            detail=detail,
-                        )
-                    )
-            return events
+            return self._raise_due(station, rules, at, limit.code, value, bound, detail)
         inside = value <= limit.limit * (1 - cfg.clear_margin) and (
             low is None or value >= low + abs(low) * cfg.clear_margin
         )
@@ -423,31 +409,37 @@ class AlarmEngine:
         quota.seen.add(at)
         quota.used_kg += cou
         share = quota.used_kg / allowed
-        steps: tuple[tuple[AlarmKind, Severity, float], ...] = (
-            (warning, "warning", self.config.quota_warning_share),
-            (exceeded, "critical", 1.0),
-        )
         year, month = current
         detail: dict[str, Any] = {"year": year, "share": share, "unit": "kg"}
         if month:
             detail["month"] = month
-        for kind, severity, threshold in steps:
-            if share >= threshold and (station.mn, kind, code) not in self._open:
-                events.append(
-                    self._raise(
-                        station,
-                        kind,
-                        severity,
-                        at,
-                        pollutant=code,
-                        value=quota.used_kg,
-                        limit=allowed,
-                        detail=detail,
-                    )
-                )
-        return events
+        rules: tuple[tuple[AlarmKind, Severity, bool], ...] = (
+            (warning, "warning", share >= self.config.quota_warning_share),
+            (exceeded, "critical", share >= 1.0),
+        )
+        return events + self._raise_due(station, rules, at, code, quota.used_kg, allowed, detail)
 
     # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _raise_due(
+        self,
+        station: StationInfo,
+        rules: Iterable[tuple[AlarmKind, Severity, bool]],
+        at: datetime,
+        pollutant: str,
+        value: float,
+        limit: float,
+        detail: Mapping[str, Any],
+    ) -> list[AlarmEvent]:
+        """Raise each rule that is due and not open already (in order: a warning first)."""
+        return [
+            self._raise(
+                station, kind, severity, at,
+                pollutant=pollutant, value=value, limit=limit, detail=detail,
+            )
+            for kind, severity, due in rules
+            if due and (station.mn, kind, pollutant) not in self._open
+        ]  # fmt: skip
 
     def _raise(
         self,
