@@ -203,6 +203,8 @@ class Hub:
             "world": state.world.summary() if state.world is not None else None,
             "uptime_s": state.uptime_s(),
             "consoles": state.connections,
+            # HJ 212 receiver: port, ingest workers and their restarts, counters (no payloads).
+            "monitoring": None if state.monitoring is None else state.monitoring.status(),
         }
 
     def _process_request(

@@ -225,6 +225,9 @@ def test_hub_command_serves_until_stopped_and_takes_its_workers_along(
             health = json.load(response)
         assert health["status"] == "ok"
         assert health["world"]["districts"] == 2
+        assert health["monitoring"]["workers"] == 2
+        assert health["monitoring"]["worker_restarts"] == 0
+        assert health["monitoring"]["receiver"]["connections_open"] == 0
         workers = children_of(process.pid)
         assert len(workers) >= 2  # the ingest workers (and multiprocessing's tracker)
         process.send_signal(stop)
