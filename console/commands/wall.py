@@ -35,11 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--password-stdin", action="store_true", help="read the password from the first stdin line"
     )
     parser.add_argument("--seat", default="", help="seat name (default: host name + '-wall')")
-    parser.add_argument("--lang", choices=("zh_CN", "en"), default="zh_CN", help="UI language")
+    parser.add_argument(
+        "--lang", choices=("zh_CN", "en"), default=None, help="UI language (default: settings)"
+    )
 
 
-def apply_wall_settings(args: argparse.Namespace, wall: VideoWallSettings) -> None:
-    """Fill --screen, --layout and --tour left out on the command line from the settings."""
+def apply_wall_settings(
+    args: argparse.Namespace, wall: VideoWallSettings, language: str = "zh_CN"
+) -> None:
+    """Fill --screen, --layout, --tour and --lang left out on the command line from the
+    settings (the wall speaks the language the console was set to)."""
+    if args.lang is None:
+        args.lang = language
     if args.screen is None:
         args.screen = wall.screen
     if args.layout is None:
@@ -61,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from console.video import VIDEO_TOPICS, WallWindow
     from console.video.layout import LayoutError, parse_layout
 
-    apply_wall_settings(args, load_settings().settings.video_wall)
+    settings = load_settings().settings
+    apply_wall_settings(args, settings.video_wall, settings.language)
     if args.hub and args.db:
         return _fail("--db only applies to the embedded hub; drop it when using --hub")
     if args.tour <= 0:
