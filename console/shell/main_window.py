@@ -15,11 +15,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QWidget,
 )
 
@@ -58,6 +60,27 @@ def state_label(state: str) -> str:
         "reconnecting": tr("Hub: connection lost, reconnecting…"),
     }
     return labels.get(state, state)
+
+
+DOCK_MIN_HEIGHT = 120
+"""A dock is not squeezed below this (or its content's own minimum, when smaller). With every
+dock of the demo open the window's minimum is then 890 x 690, within a 1366 x 768 screen."""
+
+
+def _scroll_when_squeezed(dock: QDockWidget) -> None:
+    """Put the dock's content in a scroll area: squeezed below its minimum it scrolls instead
+    of making the whole window taller than the screen (all docks open, the panels' minimum
+    heights added up to about 1,700 px)."""
+    content = dock.widget()
+    if content is None or isinstance(content, QScrollArea):
+        return
+    scroller = QScrollArea(dock)
+    scroller.setMinimumHeight(min(content.minimumSizeHint().height(), DOCK_MIN_HEIGHT))
+    scroller.setObjectName(f"{dock.objectName()}.scroll")
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QFrame.Shape.NoFrame)
+    scroller.setWidget(content)
+    dock.setWidget(scroller)
 
 
 class MainWindow(QMainWindow):
@@ -99,6 +122,7 @@ class MainWindow(QMainWindow):
         """
         if not dock.objectName():
             raise ValueError("a dock needs an objectName so its layout can be saved")
+        _scroll_when_squeezed(dock)
         self.addDockWidget(area, dock)
         if side_tab:
             anchor = self._side_tabs.get(area)
