@@ -51,6 +51,7 @@ def install(window: MainWindow, session: Session) -> MapView:
     window.setCentralWidget(view)
     view.bridge.sig_feature_clicked.connect(session.select)
     view.sig_new_complaint.connect(session.request_new_complaint)
+    view.sig_call_requested.connect(session.request_call)
     session.sig_selection_changed.connect(view.select)
 
     def show_task(task_id: str) -> None:

@@ -144,6 +144,9 @@ class MapView(QWidget):
     sig_new_complaint = Signal(float, float)
     """The user chose "New complaint here" in the map's context menu at (lon, lat), WGS84."""
 
+    sig_call_requested = Signal(str)
+    """A video call with the selected officer (the video feature places it)."""
+
     sig_located = Signal(float, float, object)
     """The hub's ``locate`` answer (dict, or None outside the jurisdiction) for a clicked point."""
 
@@ -255,6 +258,11 @@ class MapView(QWidget):
         self.follow_button.setEnabled(False)
         self.follow_button.toggled.connect(self._on_follow_toggled)
         row.addWidget(self.follow_button)
+        self.call_button = QPushButton(tr("Video call"), self)
+        self.call_button.setToolTip(tr("Start a live video call with the selected officer"))
+        self.call_button.setEnabled(False)
+        self.call_button.clicked.connect(self._on_call_clicked)
+        row.addWidget(self.call_button)
         return row
 
     # ---- data in ----------------------------------------------------------------------
@@ -393,6 +401,7 @@ class MapView(QWidget):
         """Highlight a selection; a task also shows its grid, officer and squads with distances."""
         self.selection = (kind, item_id)
         self.follow_button.setEnabled(kind == "officer")
+        self.call_button.setEnabled(kind == "officer")
         if kind != "officer" and self.follow_button.isChecked():
             self.follow_button.setChecked(False)
         self.bridge.post({"op": "select", "kind": kind, "id": item_id})
@@ -452,6 +461,11 @@ class MapView(QWidget):
         adcode = str(self.district_box.itemData(index) or "")
         if adcode:
             self.zoom_to_district(adcode)
+
+    def _on_call_clicked(self) -> None:
+        kind, item_id = self.selection
+        if kind == "officer":
+            self.sig_call_requested.emit(item_id)
 
     def _on_follow_toggled(self, on: bool) -> None:
         kind, item_id = self.selection

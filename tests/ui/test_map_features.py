@@ -331,6 +331,12 @@ def test_officer_state_follow_search_district_and_context_menu(view: MapView) ->
     )
     view.select("officer", "O3")
     assert view.follow_button.isEnabled()
+    calls = Session()
+    placed: list[tuple[str, str]] = []
+    calls.sig_call_requested.connect(lambda officer, task: placed.append((officer, task)))
+    view.sig_call_requested.connect(calls.request_call)  # as the map feature wires it
+    view.call_button.click()
+    assert placed == [("O3", "")]
     view.follow_button.setChecked(True)
     view.move_officers([{"id": "O3", "lon": 121.52, "lat": 28.77}])
     drawn(view)
@@ -348,6 +354,7 @@ def test_officer_state_follow_search_district_and_context_menu(view: MapView) ->
         (121.35, 28.65, 15), abs=1e-6
     )
     assert not view.follow_button.isEnabled()
+    assert not view.call_button.isEnabled()  # an enterprise is selected now
     view.district_box.setCurrentIndex(2)
     view.district_box.activated.emit(2)  # what a user's choice emits
     drawn(view)
