@@ -61,6 +61,8 @@ from console.store.field_repo import FieldRepo
 
 COMPLAINT_CREATED = "complaint.created"
 TASK_UPDATED = "task.updated"
+OUTBOX_NEW = "outbox.new"
+"""Internal: wakes the field link's delivery for an officer (``{officer_id}``)."""
 TASK_OVERDUE = "task.overdue"
 
 NEAREST_SQUADS = 3
@@ -733,6 +735,10 @@ async def task_action(ctx: CallContext, params: TaskActionParams) -> dict[str, A
     except LookupError as exc:
         raise MethodError(ErrorCode.NOT_FOUND, str(exc)) from None
     publish_task(hub, TASK_UPDATED, outcome.record)
+    # task.updated wakes the new assignee's delivery; the officer a task was taken from (a
+    # cancellation) is not in it, so every officer with a new entry is woken by name.
+    for officer_id in dict.fromkeys(entry.officer_id for entry in outcome.outbox):
+        hub.bus.publish(OUTBOX_NEW, {"officer_id": officer_id})
     result: dict[str, Any] = {
         "task": task_json(outcome.record, now),
         "event": event_json(outcome.event),

@@ -57,7 +57,7 @@ from console.core.tasks import (
     TaskState,
 )
 from console.hub.call_signalling import forget_relay, is_call_message, relay_for
-from console.hub.dispatch_methods import publish_task
+from console.hub.dispatch_methods import OUTBOX_NEW, publish_task
 from console.hub.events import Subscription
 from console.hub.field_protocol import (
     CLOSE_HELLO_TIMEOUT,
@@ -99,7 +99,6 @@ log = logging.getLogger(__name__)
 ATTACHMENTS_PREFIX = "/attachments/"
 OFFICER_MOVED = "officer.moved"
 OFFICER_PRESENCE = "officer.presence"
-OUTBOX_NEW = "outbox.new"
 OUTBOX_DELIVERED = "outbox.delivered"
 OUTBOX_ACKED = "outbox.acked"
 ATTACHMENT_ADDED = "attachment.added"

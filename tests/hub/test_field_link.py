@@ -599,3 +599,35 @@ def test_abandoned_partial_uploads_are_deleted_and_recent_ones_kept(field_db: st
             assert not recent.exists()
 
     run(scenario)
+
+
+def test_reassigning_tells_the_previous_officers_device_at_once(field_db: str) -> None:
+    """The cancellation for the officer a task is taken from goes out now, not at the sweep."""
+    officer, other = "officer-331002-0001", "officer-331002-0002"
+    token = issue(field_db, officer)
+
+    async def scenario() -> None:
+        async with running_hub(field_db) as hub:  # the sweep runs every 30 s
+            task_id = await dispatch_task(hub, officer, "改派前")
+            ws, _ = await device(hub, token)
+            assigned = await recv_type(ws, "task.assigned")
+            while assigned["task"]["id"] != task_id:  # entries left by earlier tests first
+                assigned = await recv_type(ws, "task.assigned")
+            console = await logged_in(hub.url, "dispatcher")
+            try:
+                detail = await console.request("task.get", task_id=task_id)
+                await console.request(
+                    "task.action",
+                    task_id=task_id,
+                    action="reassign",
+                    expected_version=detail["task"]["version"],
+                    payload={"reason": "就近改派", "to": other},
+                )
+            finally:
+                await console.close()
+            cancelled = await recv_type(ws, "task.cancelled", timeout=2.0)
+            assert cancelled["task"]["id"] == task_id
+            assert cancelled["task"]["reason"] == "就近改派"
+            await ws.close()
+
+    run(scenario)
