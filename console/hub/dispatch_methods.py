@@ -737,8 +737,11 @@ async def task_action(ctx: CallContext, params: TaskActionParams) -> dict[str, A
     publish_task(hub, TASK_UPDATED, outcome.record)
     # task.updated wakes the new assignee's delivery; the officer a task was taken from (a
     # cancellation) is not in it, so every officer with a new entry is woken by name.
+    task = outcome.record.task
     for officer_id in dict.fromkeys(entry.officer_id for entry in outcome.outbox):
-        hub.bus.publish(OUTBOX_NEW, {"officer_id": officer_id})
+        hub.bus.publish(
+            OUTBOX_NEW, {"officer_id": officer_id}, task.district_adcode, task.owner_org_id
+        )
     result: dict[str, Any] = {
         "task": task_json(outcome.record, now),
         "event": event_json(outcome.event),
