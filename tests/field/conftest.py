@@ -52,7 +52,10 @@ class FieldHub:
             store.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: a hub and a logged-in console left running keep sending
+# websocket keepalive pings, and those draw on the global ``random`` (websockets' ping
+# payloads) while later tests' Hypothesis strategies run, which Hypothesis warns about.
+@pytest.fixture(scope="package")
 def field_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldHub]:
     root: Path = tmp_path_factory.mktemp("field-hub")
     db_url = f"sqlite:///{root / 'hub.sqlite3'}"
@@ -111,7 +114,7 @@ class ConsoleThread:
             self._loop.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dispatcher(field_hub: FieldHub) -> Iterator[ConsoleThread]:
     console = ConsoleThread(field_hub.console_url, "dispatcher")
     yield console
