@@ -338,8 +338,11 @@ def test_officer_state_follow_search_district_and_context_menu(view: MapView) ->
     view.call_button.click()
     assert placed == [("O3", "")]
     view.follow_button.setChecked(True)
+    drawn(view)
+    redraws = query(view, "officer_redraws")
     view.move_officers([{"id": "O3", "lon": 121.52, "lat": 28.77}])
     drawn(view)
+    assert query(view, "officer_redraws") == redraws + 1  # the pan's redraw, not a second one
     centre = query(view, "view")
     assert (centre["lon"], centre["lat"]) == pytest.approx(
         (121.52, 28.77), abs=5e-4

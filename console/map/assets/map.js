@@ -276,6 +276,7 @@
       }
       L.DomUtil.setPosition(canvas, map.containerPointToLayerPoint([0, 0]));
       this.drawn = this.count;
+      this.redraws = (this.redraws || 0) + 1;
       if (width === 0 || height === 0) { return; }  // not laid out yet: nothing to paint
       var ctx = canvas.getContext("2d");
       if (!this._image || this._image.width !== width || this._image.height !== height) {
@@ -555,10 +556,13 @@
     }
   }
 
+  // True when it panned: a pan without animation ends in "moveend", which redraws the officers.
   function followOfficer() {
-    if (!state.follow) { return; }
+    if (!state.follow) { return false; }
     var pos = state.officers.position(state.follow);
-    if (pos) { state.map.panTo(displayLatLng(pos[0], pos[1]), { animate: false }); }
+    if (!pos) { return false; }
+    state.map.panTo(displayLatLng(pos[0], pos[1]), { animate: false });
+    return true;
   }
 
   // ---- basemap and datum ---------------------------------------------------------------------
@@ -676,8 +680,7 @@
       for (var i = 0; i < rows.count; i++) {
         layer.set(keys[slot[i]], lon[i], lat[i], heading[i], duty[i], ts[i]);
       }
-      followOfficer();
-      layer.redraw();
+      if (!followOfficer()) { layer.redraw(); }  // following: the pan has redrawn them
       if (state.selection && state.selection.kind === "officer") { select("officer", state.selection.id); }
     },
     "officers.remove": function (op) {
@@ -789,6 +792,7 @@
       return out;
     },
     officers_drawn: function () { return state.officers.drawn; },
+    officer_redraws: function () { return state.officers.redraws || 0; },
     officer_state: function (id) {
       var layer = state.officers, i = layer.index.get(id);
       if (i === undefined) { return null; }
