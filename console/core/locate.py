@@ -50,6 +50,8 @@ _CELL_MARGIN_M = 1.0
 _CELL_MARGIN_SHARE = 0.01
 # Extent and cell padding in degrees (about 0.1 mm): guards the raster against float rounding.
 _EDGE_PAD_DEG = 1e-9
+# Raster cells classified per GEOS call (see Locator._classify).
+_CLASSIFY_BLOCK = 65_536
 # Batches at least this large are split over threads.
 _PARALLEL_MIN_POINTS = 100_000
 # Side, in raster cells, of the blocks that share one list of candidate squads.
@@ -205,19 +207,7 @@ class Locator:
         cy0: FloatArray = y0 + row.ravel().astype(np.float64) * self._dy
         cx1 = cx0 + self._dx
         cy1 = cy0 + self._dy
-        # Classify slightly enlarged cells so rounding in _cells() can never move a point
-        # across a grid edge that a cell merely comes close to.
-        boxes = shapely.box(
-            cx0 - _EDGE_PAD_DEG, cy0 - _EDGE_PAD_DEG, cx1 + _EDGE_PAD_DEG, cy1 + _EDGE_PAD_DEG
-        )
-        cell_idx, grid_idx = self._tree.query(boxes, predicate="intersects")
-        counts = np.bincount(cell_idx, minlength=nx * ny)
-        cell_grid = np.full(nx * ny, _MIXED, dtype=np.int64)
-        cell_grid[counts == 0] = OUTSIDE
-        single = counts[cell_idx] == 1
-        single_cells, single_grids = cell_idx[single], grid_idx[single]
-        proper = shapely.contains_properly(self._geometries[single_grids], boxes[single_cells])
-        cell_grid[single_cells[proper]] = single_grids[proper]
+        cell_grid, cell_idx, grid_idx = self._classify(cx0, cy0, cx1, cy1)
         self._cell_grid = cell_grid
         # Candidate grids of mixed cells, as a CSR table in ascending grid order per cell.
         order = np.lexsort((grid_idx, cell_idx))
@@ -234,6 +224,46 @@ class Locator:
         by0: FloatArray = y0 + brow.ravel().astype(np.float64) * (self._dy * _SQUAD_BLOCK)
         self._squad_candidates = self._squad_candidate_table(
             bx0, by0, bx0 + self._dx * _SQUAD_BLOCK, by0 + self._dy * _SQUAD_BLOCK
+        )
+
+    def _classify(
+        self, cx0: FloatArray, cy0: FloatArray, cx1: FloatArray, cy1: FloatArray
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """Each cell's grid (OUTSIDE, or _MIXED when it touches several or a grid's edge), and
+        every (cell, grid) pair that intersects.
+
+        Cells go through GEOS in blocks: a million boxes at once peaked at about 400 MB that
+        glibc then kept for the life of the hub.
+        """
+        cells = len(cx0)
+        cell_grid = np.full(cells, _MIXED, dtype=np.int64)
+        cell_parts: list[IntArray] = []
+        grid_parts: list[IntArray] = []
+        for lo in range(0, cells, _CLASSIFY_BLOCK):
+            hi = min(cells, lo + _CLASSIFY_BLOCK)
+            # Slightly enlarged cells, so rounding in _cells() can never move a point across a
+            # grid edge that a cell merely comes close to.
+            boxes = shapely.box(
+                cx0[lo:hi] - _EDGE_PAD_DEG,
+                cy0[lo:hi] - _EDGE_PAD_DEG,
+                cx1[lo:hi] + _EDGE_PAD_DEG,
+                cy1[lo:hi] + _EDGE_PAD_DEG,
+            )
+            cell_idx, grid_idx = self._tree.query(boxes, predicate="intersects")
+            counts = np.bincount(cell_idx, minlength=hi - lo)
+            block = cell_grid[lo:hi]  # a view: assignments land in cell_grid
+            block[counts == 0] = OUTSIDE
+            single = counts[cell_idx] == 1
+            single_cells, single_grids = cell_idx[single], grid_idx[single]
+            proper = shapely.contains_properly(self._geometries[single_grids], boxes[single_cells])
+            block[single_cells[proper]] = single_grids[proper]
+            cell_parts.append(cell_idx.astype(np.int64) + lo)
+            grid_parts.append(grid_idx.astype(np.int64))
+        empty = np.empty(0, dtype=np.int64)
+        return (
+            cell_grid,
+            np.concatenate(cell_parts) if cell_parts else empty,
+            np.concatenate(grid_parts) if grid_parts else empty,
         )
 
     def _squad_candidate_table(
