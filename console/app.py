@@ -111,7 +111,8 @@ def run(options: ConsoleOptions) -> int:
             dialog.submit()  # still shown, so a wrong password can be corrected
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return 1
-        console.window.resize(1280, 800)
+        if not console.window.restore_layout():
+            console.window.resize(1280, 800)
         console.window.show()
         if options.settings_problems:
             console.window.statusBar().showMessage(

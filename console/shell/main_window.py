@@ -7,12 +7,16 @@ widget (the map does). Until then the centre shows the district summary.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -25,12 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.core.paths import data_dir
 from console.shell.i18n import tr
 from console.shell.session import Session
 from console.shell.settings_dialog import SettingsDialog
 from console.shell.summary import SummaryView
 
 APP_ICON = Path(__file__).with_name("icons") / "app.svg"
+LAYOUT_FILE = "window-layout.json"
+LAYOUT_VERSION = 1
+"""Raise when docks change so much that an old saved arrangement no longer makes sense."""
+
+log = logging.getLogger(__name__)
 
 
 def app_version() -> str:
@@ -105,6 +115,51 @@ class MainWindow(QMainWindow):
         self._show_user(session.user)
         self._show_connection(session.connection_state)
         self._show_seats(session.seats)
+        self._shown = False
+
+    # ---- layout between runs ----------------------------------------------------------
+
+    def restore_layout(self, path: Path | None = None) -> bool:
+        """Put the window and its docks back where the user left them (call once the features
+        have added their docks). A missing, damaged or outdated file changes nothing."""
+        path = path or data_dir() / LAYOUT_FILE
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            geometry = base64.b64decode(saved["geometry"], validate=True)
+            state = base64.b64decode(saved["state"], validate=True)
+            if saved.get("version") != LAYOUT_VERSION:
+                return False
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
+            log.warning("window layout %s not used: %s", path, exc)
+            return False
+        restored = self.restoreGeometry(QByteArray(geometry))
+        return self.restoreState(QByteArray(state), LAYOUT_VERSION) and restored
+
+    def save_layout(self, path: Path | None = None) -> None:
+        """Remember the window's geometry and dock arrangement for the next start."""
+        path = path or data_dir() / LAYOUT_FILE
+        saved = {
+            "version": LAYOUT_VERSION,
+            "geometry": base64.b64encode(self.saveGeometry().data()).decode("ascii"),
+            "state": base64.b64encode(self.saveState(LAYOUT_VERSION).data()).decode("ascii"),
+        }
+        try:
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(saved), encoding="utf-8")
+            temporary.replace(path)  # a crash mid-write leaves the previous layout whole
+        except OSError as exc:
+            log.warning("window layout not saved to %s: %s", path, exc)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        self._shown = True
+        super().showEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._shown:  # a window the user never saw has no arrangement worth keeping
+            self.save_layout()
+        super().closeEvent(event)
 
     # ---- for features ---------------------------------------------------------------
 
