@@ -241,12 +241,8 @@ class IngestWorkerPool:
     ) -> None:
         if count < 1:
             raise ValueError(f"an ingest worker pool needs at least 1 worker, got {count}")
-        database = make_url(normalise_url(db_url)).database
-        if make_url(normalise_url(db_url)).get_backend_name() == "sqlite" and database in (
-            None,
-            "",
-            ":memory:",
-        ):
+        url = make_url(normalise_url(db_url))
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             raise ValueError(
                 "HJ 212 ingest workers need a database file or server: an in-memory SQLite "
                 "database cannot be shared between processes (use workers=0)"
@@ -301,7 +297,7 @@ class IngestWorkerPool:
 
     @property
     def copy_batches(self) -> int:
-        """Batches the running workers wrote through PostgreSQL COPY."""
+        """Batches the workers, replaced ones included, wrote through PostgreSQL COPY."""
         return self._retired_copies + sum(h.copy_batches for h in self._workers.values())
 
     @property
