@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import logging
 import multiprocessing
-import operator
 import os
 import pickle
 import signal
@@ -39,11 +38,12 @@ from typing import Any
 from sqlalchemy import make_url
 
 from console.hub.state import DbRunner
-from console.monitoring.hj212 import Packet
 from console.monitoring.receiver import (
     ClockDrift,
     InMemoryRegistry,
     QuarantinedPacket,
+    Reading,
+    ReadingValues,
     ReceivedPacket,
     ReceiverConfig,
     ReceiverStats,
@@ -58,25 +58,28 @@ __all__ = ["IngestWorkerPool", "pack_batch", "unpack_batch", "worker_main"]
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!I")
-_PACKET_FIELDS = tuple(item.name for item in dataclasses.fields(Packet))
-_packet_values = operator.attrgetter(*_PACKET_FIELDS)
-PackedPacket = tuple[tuple[Any, ...], str, datetime, str]
+PackedReading = tuple[str, str, datetime, datetime, dict[str, ReadingValues]]
 
 
-def pack_batch(batch: Sequence[ReceivedPacket]) -> list[PackedPacket]:
-    """Plain tuples: pickling them costs a fraction of pickling the dataclasses."""
-    return [(_packet_values(i.packet), i.station.mn, i.received_at, i.peer) for i in batch]
+def pack_batch(batch: Sequence[ReceivedPacket]) -> list[PackedReading]:
+    """Each packet's :class:`Reading` as a plain tuple: the hub rebuilds no packet."""
+    packed = []
+    for item in batch:
+        reading = item.reading()
+        packed.append((item.station.mn, reading.cn, reading.data_time, reading.received_at,
+                       reading.values))  # fmt: skip
+    return packed
 
 
 def unpack_batch(
-    rows: Sequence[PackedPacket], lookup: Callable[[str], StationInfo | None]
-) -> list[ReceivedPacket]:
-    """The packets again, with the hub's own station records."""
+    rows: Sequence[PackedReading], lookup: Callable[[str], StationInfo | None]
+) -> list[Reading]:
+    """The readings again, with the hub's own station records."""
     batch = []
-    for fields, mn, received_at, peer in rows:
+    for mn, cn, data_time, received_at, values in rows:
         station = lookup(mn)
         if station is not None:  # the worker's station table is a copy of the hub's
-            batch.append(ReceivedPacket(Packet(*fields), station, received_at, peer))
+            batch.append(Reading(station, cn, data_time, received_at, values))
     return batch
 
 
@@ -233,7 +236,7 @@ class IngestWorkerPool:
         count: int,
         stations: Mapping[str, StationInfo],
         *,
-        deliver: Callable[[list[ReceivedPacket]], Awaitable[None]],
+        deliver: Callable[[list[Reading]], Awaitable[None]],
         quarantine: Callable[[QuarantinedPacket], None],
         on_clock_drift: Callable[[ClockDrift], None],
         status_interval: float = 1.0,

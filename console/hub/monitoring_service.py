@@ -33,6 +33,7 @@ from console.monitoring.receiver import (
     CHINA_TZ,
     ClockDrift,
     QuarantinedPacket,
+    Reading,
     ReceivedPacket,
     ReceiverConfig,
     ReceiverStats,
@@ -225,9 +226,9 @@ class MonitoringService:
     async def accept(self, batch: list[ReceivedPacket]) -> None:
         """Store the batch, then publish it and judge it (the receiver replies 9014 after)."""
         await self.ingest.run(self.series_store.insert_packets, batch)
-        await self.deliver(batch)
+        await self.deliver([item.reading() for item in batch])
 
-    async def deliver(self, batch: list[ReceivedPacket]) -> None:
+    async def deliver(self, batch: list[Reading]) -> None:
         """Publish and judge a stored batch (ingest workers store theirs themselves)."""
         by_district: dict[str, list[dict[str, Any]]] = {}
         for item in batch:

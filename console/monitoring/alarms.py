@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from console.core.model import OutletKind, PermitLimit
-from console.monitoring.receiver import CHINA_TZ, ClockDrift, ReceivedPacket, StationInfo
+from console.monitoring.receiver import CHINA_TZ, ClockDrift, Reading, StationInfo
 
 __all__ = [
     "DEFAULT_FLAG_SEVERITY",
@@ -209,10 +209,10 @@ class AlarmEngine:
         for station in stations:
             self._last_seen.setdefault(station.mn, (station, at))
 
-    def feed(self, item: ReceivedPacket) -> list[AlarmEvent]:
+    def feed(self, item: Reading) -> list[AlarmEvent]:
         """Judge one accepted packet."""
         events = self._seen(item.station, item.received_at)
-        cn = item.packet.cn
+        cn = item.cn
         if cn in self.config.source_cns:
             events += self._judge_values(item)
         if cn == self.config.quota_cn:
@@ -284,22 +284,21 @@ class AlarmEngine:
             self._last_seen[station.mn] = (station, at)
         return self._clear((station.mn, "offline", None), at)
 
-    def _judge_values(self, item: ReceivedPacket) -> list[AlarmEvent]:
+    def _judge_values(self, item: Reading) -> list[AlarmEvent]:
         station = item.station
         at = item.data_time
-        main = "Rtd" if item.packet.cn == "2011" else "Avg"
         events: list[AlarmEvent] = []
-        for code, fields in item.packet.values.items():
-            raw_flag = fields.get("Flag")
+        for code, fields in item.values.items():
+            raw_flag = fields["flag"]
             flag = raw_flag if isinstance(raw_flag, str) and raw_flag else "N"
-            events += self._judge_flag(station, code, flag, fields.get(main), at)
+            plain = fields["value"]
+            events += self._judge_flag(station, code, flag, plain, at)
             limit = station.limit(code)
             if limit is None or flag != "N":
                 continue  # an abnormal value is no measurement of the emission
-            zs = fields.get("Zs" + main)
+            zs = fields["zs"]
             value = zs if station.kind is OutletKind.GAS and isinstance(zs, float) else None
             if value is None:
-                plain = fields.get(main)
                 value = plain if isinstance(plain, float) else None
             if value is not None:
                 events += self._judge_limit(station, limit, value, at, used_zs=value is zs)
@@ -362,13 +361,14 @@ class AlarmEngine:
                 events += self._clear((station.mn, kind, limit.code), at)
         return events
 
-    def _judge_quota(self, item: ReceivedPacket) -> list[AlarmEvent]:
+    def _judge_quota(self, item: Reading) -> list[AlarmEvent]:
         station = item.station
         at = item.data_time
         local = at.astimezone(CHINA_TZ)
         events: list[AlarmEvent] = []
         for limit in station.limits:
-            cou = item.packet.values.get(limit.code, {}).get("Cou")
+            fields = item.values.get(limit.code)
+            cou = None if fields is None else fields["cou"]
             if not isinstance(cou, float):
                 continue
             quotas: tuple[tuple[QuotaPeriod, float | None, tuple[int, int]], ...] = (

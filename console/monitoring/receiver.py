@@ -51,6 +51,8 @@ __all__ = [
     "QuarantineReason",
     "QuarantineSink",
     "QuarantinedPacket",
+    "Reading",
+    "ReadingValues",
     "ReceivedPacket",
     "ReceiverConfig",
     "ReceiverStats",
@@ -163,13 +165,14 @@ class ReceivedPacket:
         data_time = parse_hj212_time(self.packet.data_time) or self.received_at
         object.__setattr__(self, "data_time", data_time)
 
-    def to_event(self) -> dict[str, Any]:
-        """The ``monitoring.data`` event body (see the monitoring contract)."""
+    def reading(self) -> Reading:
+        """The values the consoles and the alarm engine use."""
         main = "Rtd" if self.packet.cn == "2011" else "Avg"
-        values: dict[str, dict[str, Any]] = {}
+        zs_main = "Zs" + main
+        values: dict[str, ReadingValues] = {}
         for code, fields in self.packet.values.items():
             value = fields.get(main)
-            zs = fields.get("Zs" + main)
+            zs = fields.get(zs_main)
             cou = fields.get("Cou")
             flag = fields.get("Flag")
             values[code] = {
@@ -178,15 +181,44 @@ class ReceivedPacket:
                 "zs": zs if isinstance(zs, float) else None,
                 "cou": cou if isinstance(cou, float) else None,
             }
+        return Reading(self.station, self.packet.cn, self.data_time, self.received_at, values)
+
+    def to_event(self) -> dict[str, Any]:
+        """The ``monitoring.data`` event body (see the monitoring contract)."""
+        return self.reading().to_event()
+
+
+ReadingValues = dict[str, float | str | None]
+"""``value`` (Rtd of real-time data, Avg of aggregates), ``flag``, ``zs`` (the O2-converted
+value) and ``cou`` (discharge) of one code; None where the packet has none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the consoles and the alarm engine need of an accepted data packet.
+
+    Plain values only: ingest workers send these to the hub, which then neither rebuilds the
+    packet nor re-reads its fields (a fifth of the hub's cost per packet when it did).
+    """
+
+    station: StationInfo
+    cn: str
+    data_time: datetime
+    received_at: datetime
+    values: dict[str, ReadingValues]
+    """Per code (``w01018`` …), in the order the packet listed them."""
+
+    def to_event(self) -> dict[str, Any]:
+        """The ``monitoring.data`` event body (see the monitoring contract)."""
         return {
             "enterprise_id": self.station.enterprise_id,
             "outlet_id": self.station.outlet_id,
             "mn": self.station.mn,
-            "cn": self.packet.cn,
+            "cn": self.cn,
             "data_time": cached_isoformat(self.data_time),
             "received_at": cached_isoformat(self.received_at),
             "district_adcode": self.station.district_adcode,
-            "values": values,
+            "values": self.values,
         }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
 import time
 from collections.abc import Callable
@@ -43,9 +44,12 @@ def test_a_batch_crosses_to_the_hub_unchanged() -> None:
         values={"a21026": {"Rtd": 12.5, "ZsRtd": 15.0, "Flag": "N"}, "a19001": {"Rtd": 20.9}},
     )  # fmt: skip
     item = ReceivedPacket(decode(data), station, datetime.now(UTC), "127.0.0.1:5000")
-    [back] = unpack_batch(pack_batch([item]), {"MN1": station}.get)
-    assert back == item
+    sent = pickle.loads(pickle.dumps(pack_batch([item]), pickle.HIGHEST_PROTOCOL))
+    [back] = unpack_batch(sent, {"MN1": station}.get)
+    assert back == item.reading()
     assert back.to_event() == item.to_event()
+    assert back.values["a21026"] == {"value": 12.5, "flag": "N", "zs": 15.0, "cou": None}
+    assert back.values["a19001"] == {"value": 20.9, "flag": None, "zs": None, "cou": None}
     assert unpack_batch(pack_batch([item]), {}.get) == []  # a station the hub does not know
 
 

@@ -9,7 +9,13 @@ import pytest
 from console.core.model import OutletKind, PermitLimit
 from console.monitoring.alarms import AlarmConfig, AlarmEngine, AlarmEvent
 from console.monitoring.hj212 import Packet
-from console.monitoring.receiver import ClockDrift, ReceivedPacket, StationInfo, format_hj212_time
+from console.monitoring.receiver import (
+    ClockDrift,
+    Reading,
+    ReceivedPacket,
+    StationInfo,
+    format_hj212_time,
+)
 
 T0 = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 WATER = StationInfo(
@@ -37,7 +43,8 @@ GAS = StationInfo(
 
 def item(
     station: StationInfo, minute: int, values: dict[str, dict[str, float | str]], cn: str = "2011"
-) -> ReceivedPacket:
+) -> Reading:
+    """A packet as the receiver accepts it, in the form the engine judges."""
     at = T0 + timedelta(minutes=minute)
     packet = Packet(
         version="2017",
@@ -47,7 +54,7 @@ def item(
         data_time=format_hj212_time(at),
         values=values,
     )
-    return ReceivedPacket(packet, station, at, "127.0.0.1:1")
+    return ReceivedPacket(packet, station, at, "127.0.0.1:1").reading()
 
 
 def cod(value: float, flag: str = "N") -> dict[str, dict[str, float | str]]:
@@ -179,7 +186,7 @@ def test_quota_warning_and_exceeded_without_double_counting() -> None:
             WATER,
             T0,
             "127.0.0.1:1",
-        )
+        ).reading()
     )
     assert sorted(topics(next_year)) == [
         ("alarm.cleared", "quota_exceeded"),
@@ -199,7 +206,7 @@ def test_monthly_quota_counts_the_beijing_month_next_to_the_annual_one() -> None
             version="2017", cn="2061", st="32", mn="MNM", data_time=format_hj212_time(at),
             values={"w01018": {"Avg": 40.0, "Cou": kg}},
         )  # fmt: skip
-        return engine.feed(ReceivedPacket(packet, monthly, at, "127.0.0.1:1"))
+        return engine.feed(ReceivedPacket(packet, monthly, at, "127.0.0.1:1").reading())
 
     may = datetime(2024, 5, 31, 10, 0, tzinfo=UTC)  # 18:00 on 31 May in Beijing
     assert hourly(may, 7.0) == []
@@ -238,7 +245,7 @@ def test_monthly_quota_usage_is_taken_back_after_a_restart() -> None:
         version="2017", cn="2061", st="32", mn="MNM", data_time=format_hj212_time(at),
         values={"w01018": {"Avg": 40.0, "Cou": 1.0}},
     )  # fmt: skip
-    events = engine.feed(ReceivedPacket(packet, monthly, at, "127.0.0.1:1"))
+    events = engine.feed(ReceivedPacket(packet, monthly, at, "127.0.0.1:1").reading())
     assert topics(events) == [
         ("alarm.raised", "monthly_quota_warning"),
         ("alarm.raised", "monthly_quota_exceeded"),
