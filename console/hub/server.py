@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import CloseCode
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
@@ -70,6 +71,15 @@ from console.hub.static import FieldAppFiles
 from console.store import Store
 
 log = logging.getLogger(__name__)
+
+CONSOLE_DEFLATE = ServerPerMessageDeflateFactory(
+    server_max_window_bits=12,
+    client_max_window_bits=12,
+    compress_settings={"level": 1, "memLevel": 5},
+)
+"""permessage-deflate for console links: websockets' window and memory settings, but zlib
+level 1. A monitoring batch (~230 kB of JSON) still shrinks about 14-fold instead of 18-fold,
+at half the hub's CPU: compression was a tenth of the hub's work under HJ 212 load."""
 
 _json = msgspec.json.Encoder()
 _connection_ids = itertools.count(1)
@@ -146,6 +156,8 @@ class Hub:
                 create_connection=hub.intake.connection_class,
                 max_size=config.max_message_bytes,
                 ssl=config.tls,
+                compression=None,
+                extensions=[CONSOLE_DEFLATE],
             )
             await hub.field.start()
             hub.sla_watch.start()

@@ -432,7 +432,9 @@ def test_field_link_declines_permessage_deflate_and_the_console_link_keeps_it(
                 assert ws.response is not None
                 assert console.response is not None
                 assert "Sec-WebSocket-Extensions" not in ws.response.headers
-                assert "permessage-deflate" in console.response.headers["Sec-WebSocket-Extensions"]
+                offered = console.response.headers["Sec-WebSocket-Extensions"]
+                assert "permessage-deflate" in offered
+                assert "server_max_window_bits=12" in offered  # the hub's own settings
                 await ws.send(position())  # the link works uncompressed
                 await ws.send(json.dumps({"type": "teleport", "msg_id": 3}))
                 assert (await recv_type(ws, "error"))["ref"] == 3
