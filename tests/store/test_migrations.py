@@ -102,6 +102,7 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -65_536
     finally:
         store.close()
 
