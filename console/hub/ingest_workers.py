@@ -2,11 +2,12 @@
 
 One Python process decodes, checks, stores and acknowledges about 10,000 packets a second: the
 receive path holds the GIL. With ``MonitoringConfig.workers`` > 0 the hub binds the station port
-itself and spawns that many worker processes (spawned, not forked: the hub has threads), which all
-accept on that one listening socket. Each worker runs the ordinary :class:`StationReceiver` with
+itself and spawns that many worker processes (spawned, not forked: the hub has threads). They
+accept on the hub's listening sockets: one per worker in a SO_REUSEPORT group on Linux, one shared
+elsewhere. Each worker runs the ordinary :class:`StationReceiver` with
 a database connection of its own. It decodes, authenticates against the station table the hub
-gave it, and stores the batch. Then it sends the hub a compact copy of the batch over a socket
-pair, and only after that its 9014 replies go out. The hub turns the copies into
+gave it, and stores the batch. Then it sends the hub the batch's readings over a socket
+pair, and only after that its 9014 replies go out. The hub turns the readings into
 ``monitoring.data`` events and feeds its one :class:`AlarmEngine`, so alarm state stays in one
 place.
 
@@ -29,6 +30,7 @@ import pickle
 import signal
 import socket
 import struct
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -263,7 +265,7 @@ class IngestWorkerPool:
         self._status_interval = status_interval
         self._start_timeout = start_timeout
         self._context = multiprocessing.get_context("spawn")
-        self._listener: socket.socket | None = None
+        self._listeners: list[socket.socket] = []
         self._workers: dict[int, _Handle] = {}
         self._ready: dict[int, asyncio.Future[None]] = {}
         self._retired: list[dict[str, Any]] = []
@@ -275,9 +277,9 @@ class IngestWorkerPool:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._listener is not None:
+        if self._listeners:
             raise RuntimeError("ingest workers already started")
-        self._listener = _listen(self.config.host, self.config.port)
+        self._listeners = _listen(self.config.host, self.config.port, self.count)
         try:
             await asyncio.gather(*(self._spawn(index) for index in range(self.count)))
         except BaseException:
@@ -286,9 +288,9 @@ class IngestWorkerPool:
 
     @property
     def port(self) -> int:
-        if self._listener is None:
+        if not self._listeners:
             raise RuntimeError("ingest workers not started")
-        return int(self._listener.getsockname()[1])
+        return int(self._listeners[0].getsockname()[1])
 
     @property
     def stats(self) -> ReceiverStats:
@@ -330,9 +332,9 @@ class IngestWorkerPool:
             handle.writer.close()
             self._retire(handle)
         self._workers.clear()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        for sock in self._listeners:
+            sock.close()
+        self._listeners = []
 
     def resume_drift(self, mn: str, reported_at: datetime) -> None:
         """A drift reported before a hub restart: every worker clears it when the clock agrees."""
@@ -342,7 +344,8 @@ class IngestWorkerPool:
     # -- workers -----------------------------------------------------------------------------
 
     async def _spawn(self, index: int) -> None:
-        assert self._listener is not None
+        assert self._listeners
+        listener = self._listeners[index % len(self._listeners)]
         ours, theirs = socket.socketpair()
         spec = WorkerSpec(
             index=index,
@@ -354,7 +357,7 @@ class IngestWorkerPool:
         )
         process = self._context.Process(
             target=worker_main,
-            args=(self._listener, theirs, spec),
+            args=(listener, theirs, spec),
             name=f"hj212-worker-{index}",
             daemon=True,
         )
@@ -474,20 +477,34 @@ def _end_process(process: BaseProcess, wait: float = 10.0) -> None:
         process.join(5)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, count: int) -> list[socket.socket]:
     """The station port (the first address ``host`` resolves to), bound and listening in the
-    hub; the workers accept on it."""
+    hub: on Linux ``count`` sockets in one SO_REUSEPORT group, one per worker, elsewhere one
+    socket that every worker accepts on.
+
+    The kernel spreads a group's new connections evenly over its sockets. On one shared socket
+    whichever worker woke first took them, and one worker often got up to twice the other's
+    stations. The hub keeps every socket open, so a restarted worker finds its queue intact.
+    """
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
-    sock = socket.socket(family, kind, proto)
+    group = count if sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT") else 1
+    sockets: list[socket.socket] = []
     try:
-        if os.name == "posix":  # as asyncio does: on Windows it would let others take the port
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(1024)
-        sock.setblocking(False)
+        for _ in range(group):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            if os.name == "posix":  # as asyncio does: on Windows it would let others take the port
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if group > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            address = sock.getsockname()  # port 0: the others join the port the first got
+            sock.listen(1024)
+            sock.setblocking(False)
     except BaseException:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise
-    return sock
+    return sockets

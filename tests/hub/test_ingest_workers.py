@@ -6,6 +6,7 @@ import asyncio
 import os
 import pickle
 import signal
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,46 @@ def test_a_batch_crosses_to_the_hub_unchanged() -> None:
     assert back.values["a21026"] == {"value": 12.5, "flag": "N", "zs": 15.0, "cou": None}
     assert back.values["a19001"] == {"value": 20.9, "flag": None, "zs": None, "cou": None}
     assert unpack_batch(pack_batch([item]), {}.get) == []  # a station the hub does not know
+
+
+def listening_sockets(port: int) -> int:
+    """Sockets listening on ``port`` on this machine (Linux /proc)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                count += int(local.rpartition(":")[2], 16) == port and state == "0A"
+    return count
+
+
+def test_each_worker_has_its_own_socket_and_connections_are_spread(tmp_path: Path) -> None:
+    """Linux: one SO_REUSEPORT socket per worker; the kernel spreads connections over them."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("SO_REUSEPORT balancing is Linux's")
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    seed_store(url, monitored_world())
+
+    async def scenario(hub: Hub) -> None:
+        service = hub.state.monitoring
+        assert service is not None
+        pool = service.receiver
+        assert isinstance(pool, IngestWorkerPool)
+        assert listening_sockets(service.port) == 2
+        stations = [await Station.connect(service.port) for _ in range(200)]
+        try:
+            for station in stations:  # answered, so taken by some worker
+                assert b"CN=9014" in (await station.send(frame(MN_A, 1.0)) or b"")
+            await until(lambda: service.status()["receiver"]["connections_total"] == 200)
+            shares = sorted(r["connections_total"] for r in pool.reports.values())
+            # 100 each on average; fewer than 70 on one side has odds of about 1 in 40,000.
+            assert len(shares) == 2
+            assert shares[0] >= 70, shares
+        finally:
+            for station in stations:
+                await station.close()
+
+    run(lambda: with_hub(url, scenario, workers=2), timeout=60)
 
 
 def test_workers_refuse_an_in_memory_database() -> None:
@@ -102,8 +143,10 @@ def test_killed_workers_are_replaced_and_no_drift_is_forgotten(tmp_path: Path) -
             [served] = [pid for pid, r in pool.reports.items() if r.get("connections_total")]
             os.kill(served, signal.SIGKILL)
             await first.close()
-            await asyncio.sleep(0.05)  # the replacement takes a second to start: the survivor
-            second = await Station.connect(service.port)  # takes this connection
+            await asyncio.sleep(0.05)
+            # The survivor takes this connection, or, if the kernel gives it to the killed
+            # worker's socket, the replacement does once it has started.
+            second = await Station.connect(service.port)
             assert b"CN=9014" in (await second.send(frame(MN_A, 1.0)) or b"")
             await inbox.wait_for("alarm.cleared", lambda d: d["id"] == drift["id"])
             await second.close()
