@@ -10,12 +10,14 @@ streams nobody watches cost nothing.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from enum import StrEnum
 
 from PySide6.QtCore import QDateTime, QRect, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QColor,
+    QFontMetrics,
     QHideEvent,
     QMouseEvent,
     QPainter,
@@ -26,6 +28,37 @@ from PySide6.QtMultimedia import QMediaPlayer, QVideoFrame, QVideoSink
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from console.shell.i18n import tr
+
+TITLE_BAR_HEIGHT = 22
+_TITLE_PADDING = 6
+_TITLE_GAP = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TitleBar:
+    """Where a tile's camera name and clock go, so that neither is drawn over the other."""
+
+    name: str
+    """The camera name, elided with … when it does not fit."""
+    name_rect: QRect
+    clock_rect: QRect | None
+    """None when the tile is too narrow for the clock next to a readable name."""
+
+
+def title_bar(metrics: QFontMetrics, bar: QRect, name: str, clock: str) -> TitleBar:
+    """The name keeps room for about three Chinese characters; the clock gives way first."""
+    inner = bar.adjusted(_TITLE_PADDING, 0, -_TITLE_PADDING, 0)
+    clock_width = metrics.horizontalAdvance(clock)
+    least_name = min(metrics.horizontalAdvance(name), 6 * metrics.averageCharWidth())
+    clock_rect: QRect | None = None
+    name_width = inner.width()
+    if inner.width() - clock_width - _TITLE_GAP >= least_name:
+        left = inner.right() - clock_width + 1
+        clock_rect = QRect(left, inner.top(), clock_width, inner.height())
+        name_width = inner.width() - clock_width - _TITLE_GAP
+    name_rect = QRect(inner.left(), inner.top(), max(name_width, 0), inner.height())
+    elided = metrics.elidedText(name, Qt.TextElideMode.ElideRight, name_rect.width())
+    return TitleBar(elided, name_rect, clock_rect)
 
 
 class TileState(StrEnum):
@@ -158,17 +191,19 @@ class CameraTile(QWidget):
         painter.end()
 
     def _paint_overlay(self, painter: QPainter) -> None:
-        bar = QRect(0, 0, self.width(), 22)
+        bar = QRect(0, 0, self.width(), TITLE_BAR_HEIGHT)
         painter.fillRect(bar, QColor(0, 0, 0, 150))
         painter.setPen(QColor("white"))
         name = self.camera_name or tr("No camera")
-        painter.drawText(bar.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignVCenter, name)
         clock = QDateTime.currentDateTime().toString("HH:mm:ss")
-        painter.drawText(
-            bar.adjusted(6, 0, -6, 0),
-            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-            clock,
-        )
+        title = title_bar(painter.fontMetrics(), bar, name, clock)
+        painter.drawText(title.name_rect, Qt.AlignmentFlag.AlignVCenter, title.name)
+        if title.clock_rect is not None:
+            painter.drawText(
+                title.clock_rect,
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                clock,
+            )
         if self.camera_id and self._state != TileState.PLAYING:
             colour = "#e33" if self._state == TileState.NO_SIGNAL else "#ccc"
             painter.setPen(QColor(colour))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QRect
 from pytestqt.qtbot import QtBot
 
 from console.video.demo_streams import DemoStreamServer
-from console.video.tile import CameraTile, TileState
+from console.video.tile import TITLE_BAR_HEIGHT, CameraTile, TileState, title_bar
 from tests.fixtures.media import RtspCamera
 
 
@@ -89,3 +90,46 @@ def test_hidden_tile_stops_its_player(
     assert tile.frames == frames
     tile.show()
     qtbot.waitUntil(lambda: tile.frames > frames + 3, timeout=15_000)
+
+
+@pytest.mark.parametrize("width", [120, 160, 240, 400])
+def test_title_bar_never_draws_the_name_over_the_clock(qtbot: QtBot, width: int) -> None:
+    tile = CameraTile()
+    qtbot.addWidget(tile)
+    metrics = tile.fontMetrics()
+    bar = QRect(0, 0, width, TITLE_BAR_HEIGHT)
+    name = "台州市椒江某热电有限公司 排口监控"
+    title = title_bar(metrics, bar, name, "21:50:31")
+    assert bar.contains(title.name_rect)
+    assert metrics.horizontalAdvance(title.name) <= title.name_rect.width()
+    if metrics.horizontalAdvance(name) > title.name_rect.width():
+        assert title.name.endswith("…")
+    if title.clock_rect is not None:
+        assert bar.contains(title.clock_rect)
+        assert not title.name_rect.intersects(title.clock_rect)
+        assert metrics.horizontalAdvance("21:50:31") <= title.clock_rect.width()
+    if width >= 240:
+        assert title.clock_rect is not None  # room for both
+    short = title_bar(metrics, bar, "一号", "21:50:31")
+    assert short.name == "一号"
+    assert short.clock_rect is not None or width < metrics.horizontalAdvance("一号 21:50:31")
+
+
+def test_a_narrow_tile_paints_its_name_clear_of_the_clock(qtbot: QtBot) -> None:
+    """Rendered: the columns between the elided name and the clock stay background."""
+    tile = CameraTile()
+    qtbot.addWidget(tile)
+    tile.resize(150, 90)
+    tile.set_camera("c1", "台州市椒江某热电有限公司 排口监控", "rtsp://127.0.0.1:9/none")
+    tile.stop()
+    image = tile.grab().toImage()
+    bar = QRect(0, 0, 150, TITLE_BAR_HEIGHT)
+    title = title_bar(tile.fontMetrics(), bar, tile.camera_name, "00:00:00")
+    assert title.name.endswith("…")
+    assert title.clock_rect is not None
+    drawn = tile.fontMetrics().horizontalAdvance(title.name)
+    gap = range(title.name_rect.left() + drawn + 1, title.clock_rect.left() - 1)
+    background = image.pixelColor(title.clock_rect.left() - 1, 1)
+    for x in gap:
+        for y in range(3, TITLE_BAR_HEIGHT - 3):
+            assert image.pixelColor(x, y) == background, (x, y)
