@@ -11,6 +11,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QDialog
 
@@ -111,9 +112,12 @@ def run(options: ConsoleOptions) -> int:
             dialog.submit()  # still shown, so a wrong password can be corrected
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return 1
-        if not console.window.restore_layout():
+        restored = console.window.restore_layout()
+        if not restored:
             console.window.resize(1280, 800)
         console.window.show()
+        if not restored:  # once the window has its size: Qt splits the columns evenly
+            QTimer.singleShot(0, console.window.arrange_docks)
         if options.settings_problems:
             console.window.statusBar().showMessage(
                 tr(

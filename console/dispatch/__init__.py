@@ -100,7 +100,7 @@ def install(window: MainWindow, session: Session) -> DispatchFeature:
     districts_dock = _dock(window, tr("District status"), "dispatch.districts", districts)
     roster_dock = _dock(window, tr("Officer roster"), "dispatch.roster", roster)
     right = Qt.DockWidgetArea.RightDockWidgetArea
-    window.add_dock(intake_dock, right)
+    window.add_dock(intake_dock, right, form=True)
     window.add_dock(recommendation_dock, right)
     window.add_dock(timeline_dock, right)
     window.tabifyDockWidget(recommendation_dock, timeline_dock)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QScrollArea,
+    QStyle,
     QWidget,
 )
 
@@ -93,6 +94,18 @@ def _scroll_when_squeezed(dock: QDockWidget) -> None:
     dock.setWidget(scroller)
 
 
+def _form_height(dock: QDockWidget) -> int:
+    """The height a form dock needs to show every field: its content's (inside the scroll
+    area) plus the title bar."""
+    content = dock.widget()
+    if isinstance(content, QScrollArea) and content.widget() is not None:
+        content = content.widget()
+    needed = content.minimumSizeHint().height() if content is not None else 0
+    return max(needed, DOCK_MIN_HEIGHT) + dock.style().pixelMetric(
+        QStyle.PixelMetric.PM_TitleBarHeight
+    )
+
+
 class MainWindow(QMainWindow):
     """Menus, docks and status bar around the central view; takes the session it shows."""
 
@@ -100,11 +113,21 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.session = session
         self._side_tabs: dict[Qt.DockWidgetArea, QDockWidget] = {}
+        self._forms: list[QDockWidget] = []
         self.setWindowTitle(tr("Environmental Enforcement Command and Dispatch Console"))
         self.setWindowIcon(QIcon(str(APP_ICON)))
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
         )
+        # The side columns run the full height; the bottom docks sit under the map only, so the
+        # dispatcher's working column (complaint form, recommendation, alarms) has room.
+        for corner, area in (
+            (Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea),
+            (Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea),
+            (Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea),
+            (Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea),
+        ):
+            self.setCorner(corner, area)
         self.summary = SummaryView(session)
         self.setCentralWidget(self.summary)
         self._build_menus()
@@ -152,6 +175,27 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             log.warning("window layout not saved to %s: %s", path, exc)
 
+    def arrange_docks(self) -> None:
+        """First run, no saved layout: in each side column a form dock (``add_dock(form=True)``)
+        gets the height its fields need, up to 60 % of the column, and the other docks share
+        the rest. Qt splits a column evenly, which left the complaint form (the dispatcher's
+        main tool) six fields high next to lists that scroll anyway."""
+        for area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
+            stacks: list[QDockWidget] = []
+            for dock in self.findChildren(QDockWidget):
+                if dock.isHidden() or dock.isFloating() or self.dockWidgetArea(dock) != area:
+                    continue
+                if not any(tab in stacks for tab in self.tabifiedDockWidgets(dock)):
+                    stacks.append(dock)  # one dock per tab stack
+            forms = [dock for dock in stacks if dock in self._forms]
+            if len(stacks) < 2 or not forms:
+                continue
+            column = sum(dock.height() for dock in stacks)
+            heights = {dock: min(_form_height(dock), int(column * 0.6)) for dock in forms}
+            rest = max(column - sum(heights.values()), 0) // (len(stacks) - len(forms) or 1)
+            sizes = [heights.get(dock, rest) for dock in stacks]
+            self.resizeDocks(stacks, sizes, Qt.Orientation.Vertical)
+
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         self._shown = True
         super().showEvent(event)
@@ -169,16 +213,21 @@ class MainWindow(QMainWindow):
         area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
         *,
         side_tab: bool = False,
+        form: bool = False,
     ) -> None:
         """Add a feature's dock and its show/hide toggle in the View menu.
 
         ``side_tab``: a secondary panel; all of them share one tabbed stack in ``area`` so
-        the dispatcher's working column keeps its room.
+        the dispatcher's working column keeps its room. ``form``: fields to fill in, which do
+        not scroll by themselves; the first-run arrangement shows them whole
+        (:meth:`arrange_docks`).
         """
         if not dock.objectName():
             raise ValueError("a dock needs an objectName so its layout can be saved")
         _scroll_when_squeezed(dock)
         self.addDockWidget(area, dock)
+        if form:
+            self._forms.append(dock)
         if side_tab:
             anchor = self._side_tabs.get(area)
             if anchor is None:

@@ -17,6 +17,7 @@ from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QListWidget,
@@ -152,11 +153,11 @@ class VideoPanel(QWidget):
         self.manage.setToolTip(tr("Add, edit or remove cameras (administrators)"))
         self.manage.clicked.connect(self.show_register)
         self.wall = VideoWall(hub_resolver(session), self)
-        controls = QHBoxLayout()
-        controls.addWidget(self.layouts)
-        controls.addWidget(self.open_wall)
-        controls.addWidget(self.save_layout)
-        controls.addWidget(self.manage)
+        controls = QGridLayout()  # two rows: one would set the camera list's minimum width
+        controls.addWidget(self.layouts, 0, 0)
+        controls.addWidget(self.open_wall, 0, 1)
+        controls.addWidget(self.save_layout, 1, 0)
+        controls.addWidget(self.manage, 1, 1)
         side = QWidget()
         side_box = QVBoxLayout(side)
         side_box.setContentsMargins(0, 0, 0, 0)

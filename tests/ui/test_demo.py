@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QDockWidget, QScrollArea
 from pytestqt.qtbot import QtBot
 
 import console
@@ -55,6 +56,18 @@ def test_demo_is_alive_and_looks_right(
         # tall once: the docks' minimum heights added up); squeezed docks scroll.
         assert window.minimumSizeHint().height() <= 728
         assert window.height() == 1000
+        # First run: the right column is shared by what the docks ask for, so the complaint
+        # form, the dispatcher's main tool, is not squeezed to the height of an empty list.
+        qtbot.wait(50)
+        intake = window.findChild(QDockWidget, "dispatch.intake")
+        assert intake is not None
+        squeezed = intake.height()
+        window.arrange_docks()
+        qtbot.wait(50)
+        scroller = intake.widget()
+        assert isinstance(scroller, QScrollArea)
+        assert intake.height() > squeezed
+        assert scroller.height() >= scroller.widget().minimumSizeHint().height()  # all fields
         # Officers walk and report positions; stations send HJ 212 data through the hub.
         qtbot.waitUntil(lambda: {"officer.moved", "monitoring.data"} <= topics, timeout=30_000)
         view = window.centralWidget()
