@@ -26,6 +26,9 @@ _TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 _encoder = msgspec.json.Encoder()
 
 SEATS_CHANGED = "seats.changed"
+WORLD_CHANGED = "world.changed"
+"""The hub serves a changed world (a grid import): ``{"revision", "summary"}``; consoles
+fetch ``world.snapshot`` again."""
 
 Visibility = Callable[[str | None, str | None], bool]
 """``visible(district_adcode, owner_org_id)``: whether a subscriber may receive an event."""

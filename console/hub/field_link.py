@@ -42,7 +42,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from console.core.geo import Datum, Projector, convert, in_china_box
-from console.core.model import Enterprise, Officer
+from console.core.model import Enterprise, Officer, World
 from console.core.paths import data_dir
 from console.core.tasks import (
     Action,
@@ -277,6 +277,12 @@ class FieldLink:
         self._url_secret = secrets.token_bytes(32)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
+
+    def use_world(self, world: World) -> None:
+        """The hub reloaded its world: officers, enterprises and organisations as now stored."""
+        self.officers = {o.id: o for o in world.officers}
+        self.enterprises = {e.id: e for e in world.enterprises}
+        self.org_parents = {o.id: o.parent_id for o in world.organisations}
 
     async def start(self) -> None:
         FIELD_LINKS[id(self.state)] = self

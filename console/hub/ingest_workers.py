@@ -168,6 +168,8 @@ class _Worker:
                     self.receiver.resume_drift(message[1], message[2])
                 elif message[0] == "forget_drift":
                     self.receiver.forget_drift(message[1])
+                elif message[0] == "stations":
+                    self.receiver.use_stations(message[1])
                 elif message[0] == "stop":
                     break
         finally:
@@ -335,6 +337,11 @@ class IngestWorkerPool:
         for sock in self._listeners:
             sock.close()
         self._listeners = []
+
+    def use_stations(self, stations: Mapping[str, StationInfo]) -> None:
+        """A new station table (the hub reloaded its world), for every worker and restart."""
+        self._stations = dict(stations)
+        self._broadcast(("stations", self._stations), None)
 
     def resume_drift(self, mn: str, reported_at: datetime) -> None:
         """A drift reported before a hub restart: every worker clears it when the clock agrees."""

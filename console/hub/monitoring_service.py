@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -136,6 +136,8 @@ class StationFrontEnd(Protocol):
 
     def resume_drift(self, mn: str, reported_at: datetime) -> None: ...
 
+    def use_stations(self, stations: Mapping[str, StationInfo]) -> None: ...
+
 
 class MonitoringService:
     """Create with ``await MonitoringService.start(state, config)``; end with ``stop()``."""
@@ -208,6 +210,12 @@ class MonitoringService:
     @property
     def port(self) -> int:
         return self.receiver.port
+
+    def use_world(self, world: World) -> None:
+        """The hub reloaded its world: stations, passwords and permit limits as now stored."""
+        self.registry.reload(world)
+        self.receiver.use_stations(self.registry.stations)
+        self.engine.watch(self.registry.stations.values())
 
     async def stop(self) -> None:
         """Stop the receiver (delivering what it holds), the periodic jobs and the db thread."""

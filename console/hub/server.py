@@ -34,7 +34,7 @@ import console.hub.supervision_methods  # registers enterprise.file, authenticit
 from console.core.locate import Locator
 from console.core.model import World
 from console.hub.auth import LoginError, LoginThrottle, authenticate
-from console.hub.events import SEATS_CHANGED, QueueOverflowError, Subscription
+from console.hub.events import SEATS_CHANGED, WORLD_CHANGED, QueueOverflowError, Subscription
 from console.hub.field_link import FieldLink
 from console.hub.field_protocol import FIELD_PATH
 from console.hub.intake import IntakeApi
@@ -68,6 +68,7 @@ from console.hub.state import (
     utc_now,
 )
 from console.hub.static import FieldAppFiles
+from console.hub.world_watch import WorldWatch
 from console.store import Store
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class Hub:
         self.field = FieldLink(state, state.config.field_limits)
         self.intake = IntakeApi(state)
         self.sla_watch = SlaWatch(state)
+        self.world_watch = WorldWatch(state, self._install_world)
         self._server: Server | None = None
 
     @classmethod
@@ -129,7 +131,8 @@ class Hub:
         locator_task: asyncio.Future[Locator] | None = None
         monitoring: MonitoringService | None = None
         try:
-            world = await db.run(_load_world, store)
+            revision = await db.run(store.world_revision)  # before the load: a write
+            world = await db.run(_load_world, store)  # in between is loaded again
             locator_task = (
                 asyncio.get_running_loop().run_in_executor(None, Locator, world)
                 if world is not None
@@ -142,6 +145,7 @@ class Hub:
                 world=world,
                 locator_task=locator_task,
                 version=console.__version__,
+                world_revision=revision,
             )
             hub = cls(state, registry)
             if config.monitoring is not None:
@@ -161,6 +165,7 @@ class Hub:
             )
             await hub.field.start()
             hub.sla_watch.start()
+            hub.world_watch.start()
         except BaseException:
             if monitoring is not None:
                 await monitoring.stop()
@@ -196,6 +201,7 @@ class Hub:
             await self._server.wait_closed()
             self._server = None
             await self.sla_watch.stop()
+            await self.world_watch.stop()
             if self.state.monitoring is not None:
                 await self.state.monitoring.stop()
             if self.state.locator_task is not None:
@@ -205,6 +211,24 @@ class Hub:
             await self.field.stop()
             await self.state.db.run(self.state.store.close)
             self.state.db.shutdown()
+
+    async def _install_world(self, world: World, locator: Locator, revision: str | None) -> None:
+        """Serve ``world`` from now on (everything at once, on the event loop)."""
+        state = self.state
+        previous = state.locator_task
+        done: asyncio.Future[Locator] = asyncio.get_running_loop().create_future()
+        done.set_result(locator)
+        state.world = world
+        state.locator_task = done
+        state.world_revision = revision
+        state.snapshot_cache.clear()
+        self.field.use_world(world)
+        if state.monitoring is not None:
+            state.monitoring.use_world(world)
+        state.bus.publish(WORLD_CHANGED, {"revision": revision, "summary": world.summary()})
+        if previous is not None and not previous.done():
+            with contextlib.suppress(Exception):
+                await previous  # the start-up build, still running: let it finish
 
     def health(self) -> dict[str, Any]:
         state = self.state

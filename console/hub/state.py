@@ -55,6 +55,8 @@ class HubConfig:
     tls: ssl.SSLContext | None = None
     # SHA-256 of the TLS certificate, shown at officer enrolment so phones can pin it.
     tls_fingerprint_sha256: str | None = None
+    # How often the hub looks for a world written by another process (import-grids); 0: never.
+    world_poll_s: float = 5.0
 
 
 class DbRunner:
@@ -122,6 +124,8 @@ class HubState:
     # Built in the background after the hub starts listening (seconds for a real city).
     locator_task: asyncio.Future[Locator] | None
     version: str
+    world_revision: str | None = None
+    """The stored world's revision this hub serves (see ``hub.world_watch``)."""
     bus: EventBus = field(default_factory=EventBus)
     seats: dict[int, Seat] = field(default_factory=dict)
     connections: int = 0

@@ -460,6 +460,10 @@ class StationReceiver:
         """This station's clock was reported agreeing again (by another receiver)."""
         self._drift_reported.pop(mn, None)
 
+    def use_stations(self, stations: Mapping[str, StationInfo]) -> None:
+        """Judge packets against this station table from now on (the world was reloaded)."""
+        self._registry = InMemoryRegistry(stations)
+
     # -- one connection ----------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

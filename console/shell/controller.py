@@ -11,10 +11,9 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from console.hub.client import CONNECTION_CLOSED, HubError
+from console.hub.events import SEATS_CHANGED, WORLD_CHANGED
 from console.shell.hub_link import NOT_CONNECTED, HubLink
 from console.shell.session import Session
-
-SEATS_TOPIC = "seats.changed"
 
 
 class SessionController(QObject):
@@ -34,7 +33,7 @@ class SessionController(QObject):
     def start(self) -> None:
         """Start the link and ask for the topics the shell itself shows."""
         self.link.start()
-        self.link.subscribe([SEATS_TOPIC])
+        self.link.subscribe([SEATS_CHANGED, WORLD_CHANGED])
 
     def refresh_seats(self) -> None:
         self.link.request("seats.list", on_result=self._on_seats, on_error=self._on_seats_error)
@@ -45,8 +44,11 @@ class SessionController(QObject):
 
     def _on_events(self, events: list[dict[str, Any]]) -> None:
         self.session.publish_events(events)
-        if any(event.get("topic") == SEATS_TOPIC for event in events):
+        topics = {event.get("topic") for event in events}
+        if SEATS_CHANGED in topics:
             self.refresh_seats()
+        if WORLD_CHANGED in topics:
+            self.link.refresh_snapshot()
 
     def _on_seats(self, result: Any) -> None:
         seats = result.get("seats", []) if isinstance(result, dict) else result

@@ -137,6 +137,10 @@ class HubLink(QObject):
         """Subscribe to event topics, now and after every reconnect."""
         self._submit(self._subscribe(list(topics)), None, on_error)
 
+    def refresh_snapshot(self) -> None:
+        """Fetch the world snapshot again (the hub's world changed); ``sig_snapshot`` follows."""
+        self._submit(self._refresh_snapshot(), None, None)
+
     def close(self) -> None:
         """Log out, stop the thread and the timer; pending callbacks are dropped."""
         thread, loop = self._thread, self._loop
@@ -297,6 +301,10 @@ class HubLink(QObject):
             log.info("snapshot fetch interrupted: %s", exc)
             return
         self._inbox.put(("snapshot", snapshot))
+
+    async def _refresh_snapshot(self) -> None:
+        if self._client is not None and self._snapshot_method is not None:
+            await self._fetch_snapshot(self._client)  # not connected: the reconnect fetches it
 
     async def _login(self, username: str, password: str, seat: str) -> dict[str, Any]:
         self._credentials = None

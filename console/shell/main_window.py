@@ -97,7 +97,7 @@ def _scroll_when_squeezed(dock: QDockWidget) -> None:
 def _form_height(dock: QDockWidget) -> int:
     """The height a form dock needs to show every field: its content's (inside the scroll
     area) plus the title bar."""
-    content = dock.widget()
+    content: QWidget | None = dock.widget()
     if isinstance(content, QScrollArea) and content.widget() is not None:
         content = content.widget()
     needed = content.minimumSizeHint().height() if content is not None else 0

@@ -76,6 +76,10 @@ class Store:
         """The stored world; ``StoreError("no world: run seed")`` if there is none."""
         return self._read(world_repo.load_world)
 
+    def world_revision(self) -> str | None:
+        """Changes whenever the world is written (cheap: one row)."""
+        return self._read(world_repo.world_revision)
+
     def has_organisation(self, org_id: str) -> bool:
         """Whether the stored world has this organisation (cheap: no world load)."""
         return self._read(lambda session: world_repo.has_organisation(session, org_id))

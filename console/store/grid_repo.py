@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from console.core.model import Grid
 from console.store.errors import StoreError
 from console.store.schema import EnterpriseRow, GridRow, MetaEntry, OfficerRow
-from console.store.world_repo import CITY_ADCODE_KEY, META_PREFIX
+from console.store.world_repo import CITY_ADCODE_KEY, META_PREFIX, mark_world_changed
 
 GRIDS_SOURCE_KEY = META_PREFIX + "grids_source"
 
@@ -67,3 +67,4 @@ def replace_grids(
     if enterprise_links:
         session.execute(update(EnterpriseRow), enterprise_links)
     session.merge(MetaEntry(key=GRIDS_SOURCE_KEY, value=source))
+    mark_world_changed(session)

@@ -6,6 +6,7 @@ thousands of grids; rows keep a ``seq`` so the world loads back in the order it 
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -49,6 +50,20 @@ from console.store.schema import (
 CITY_ADCODE_KEY = "world.city_adcode"
 CITY_NAME_KEY = "world.city_name"
 META_PREFIX = "meta."
+WORLD_REVISION_KEY = "world.revision"
+"""Changes with every write of the world (seed, grid import): a running hub polls it and
+loads the world again when it differs from the one it serves."""
+
+
+def world_revision(session: Session) -> str | None:
+    """The stored world's revision; None for a world written before revisions existed."""
+    entry = session.get(MetaEntry, WORLD_REVISION_KEY)
+    return None if entry is None else entry.value
+
+
+def mark_world_changed(session: Session) -> None:
+    """Give the stored world a new revision (in the caller's transaction)."""
+    session.merge(MetaEntry(key=WORLD_REVISION_KEY, value=uuid.uuid4().hex))
 
 
 def has_world(session: Session) -> bool:
@@ -165,6 +180,7 @@ def save_world(session: Session, world: World) -> None:
     meta = {CITY_ADCODE_KEY: world.city_adcode, CITY_NAME_KEY: world.city_name}
     meta.update({META_PREFIX + key: value for key, value in world.meta.items()})
     _insert(session, MetaEntry, ({"key": k, "value": v} for k, v in meta.items()))
+    mark_world_changed(session)
 
 
 def load_world(session: Session) -> World:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from console.shell.hub_link import HubLink
 from console.shell.login import LoginDialog
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
+from console.store import Store
 from tests.ui.conftest import copy_db
 
 SCREENSHOT = Path("/tmp/shell.png")
@@ -32,8 +33,8 @@ SCREENSHOT = Path("/tmp/shell.png")
 class ThreadedHub:
     """A real hub on a test thread, like ``EmbeddedHub``, whose event bus tests publish to."""
 
-    def __init__(self, db_url: str, port: int = 0) -> None:
-        self._config = HubConfig(db_url=db_url, port=port)
+    def __init__(self, db_url: str, port: int = 0, world_poll_s: float = 5.0) -> None:
+        self._config = HubConfig(db_url=db_url, port=port, world_poll_s=world_poll_s)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-hub")
         self._hub: Hub | None = None
@@ -257,3 +258,30 @@ def test_reconnects_and_logs_in_again_after_the_hub_restarts(
         if restarted is not None:
             restarted.stop()
         first.stop()
+
+
+def test_a_world_changed_under_the_hub_reaches_the_console(
+    qtbot: QtBot, tmp_path: Path, county_db_template: Path
+) -> None:
+    """A grid import while consoles are logged in: they fetch the new snapshot by themselves."""
+    db_url = copy_db(county_db_template, tmp_path)
+    hub = ThreadedHub(db_url, world_poll_s=0.1)
+    shell = make_shell(qtbot, hub.start())
+    try:
+        log_in(qtbot, shell)
+        assert len(shell.snapshots) == 1
+        store = Store.open(db_url)
+        try:
+            world = store.load_world()
+            renamed = replace(world.grids[0], name="新划网格")
+            store.save_world(replace(world, grids=(renamed, *world.grids[1:])))
+        finally:
+            store.close()
+        qtbot.waitUntil(lambda: len(shell.snapshots) == 2, timeout=15_000)
+        names = {grid["name"] for grid in shell.session.snapshot["grids"]}
+        assert "新划网格" in names
+        assert world.grids[0].name not in names
+        assert shell.session.connection_state == "connected"
+    finally:
+        shell.link.close()
+        hub.stop()

@@ -1,0 +1,86 @@
+"""Serving a world that changed in the store while the hub runs (a grid import, a re-seed).
+
+The hub holds its world in memory: the locator, the snapshot consoles draw, the field link's
+officers and enterprises, the monitoring station table. ``python -m console import-grids``
+writes the store from another process, and every world write gives the world a new revision
+(``world_repo.mark_world_changed``). This watcher polls that one row; when it differs from the
+revision the hub serves it loads the world, builds its locator off the event loop, and only
+then swaps everything at once, so a request is answered from the old world or the new one,
+never from a mix. Consoles are told with ``world.changed`` and fetch a new snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from console.core.locate import Locator
+from console.core.model import World
+from console.hub.state import HubState
+
+__all__ = ["WorldWatch"]
+
+log = logging.getLogger(__name__)
+
+Swap = Callable[[World, Locator, str | None], Awaitable[None]]
+
+
+class WorldWatch:
+    """``watch = WorldWatch(state, swap); watch.start()`` … ``await watch.stop()``.
+
+    ``swap(world, locator, revision)`` installs a loaded world; it runs on the event loop.
+    """
+
+    def __init__(self, state: HubState, swap: Swap) -> None:
+        self.state = state
+        self.reloads = 0
+        self._swap = swap
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("the world watcher is already running")
+        if self.state.config.world_poll_s > 0:
+            self._task = asyncio.create_task(self._run(), name="world-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def check(self) -> bool:
+        """Load the stored world if its revision is not the one served; True if it was."""
+        async with self._lock:  # one reload at a time, also when called by hand
+            state = self.state
+            store = state.store
+            revision = await state.db.run(store.world_revision)
+            if revision is None or revision == state.world_revision:
+                return False
+            if not await state.db.run(store.has_world):
+                return False
+            world = await state.db.run(store.load_world)
+            locator = await asyncio.get_running_loop().run_in_executor(None, Locator, world)
+            await self._swap(world, locator, revision)
+            self.reloads += 1
+            log.info(
+                "world reloaded (revision %s): %d grids, %d officers, %d enterprises",
+                revision,
+                len(world.grids),
+                len(world.officers),
+                len(world.enterprises),
+            )
+            return True
+
+    async def _run(self) -> None:
+        interval = self.state.config.world_poll_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check()
+            except Exception:  # a failed round (database busy, a bad row) must not end it
+                log.exception("world reload failed; the hub keeps serving the world it has")
