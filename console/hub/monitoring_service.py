@@ -17,7 +17,6 @@ processes (:mod:`console.hub.ingest_workers`) and only the publishing and judgin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,7 @@ from typing import Any, Protocol
 
 from console.core.model import OutletKind, Role, World
 from console.hub.ingest_workers import IngestWorkerPool
-from console.hub.state import DbRunner, HubState
+from console.hub.state import DbRunner, HubState, PeriodicJob
 from console.monitoring.aggregate import HOUR, MINUTE
 from console.monitoring.alarms import AlarmConfig, AlarmEngine, AlarmEvent
 from console.monitoring.receiver import (
@@ -152,7 +151,13 @@ class MonitoringService:
         """Database thread of the ingest path (console requests keep the hub's own)."""
         self.last_event_at: datetime | None = None
         self._quarantine: list[QuarantinedPacket] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._jobs = [
+            PeriodicJob("hj212-tick", config.tick_interval, self.tick),
+            PeriodicJob(
+                "hj212-quarantine", config.quarantine_flush_interval, self.flush_quarantine
+            ),
+            PeriodicJob("hj212-upkeep", config.upkeep_interval, self.upkeep),
+        ]
         self._emits: set[asyncio.Task[None]] = set()
         self._alarm_lock = asyncio.Lock()
         self._quarantine_lock = asyncio.Lock()
@@ -192,18 +197,8 @@ class MonitoringService:
         except BaseException:
             service.ingest.shutdown()
             raise
-        service._tasks = [
-            asyncio.create_task(
-                service._every(config.tick_interval, service.tick), name="hj212-tick"
-            ),
-            asyncio.create_task(
-                service._every(config.quarantine_flush_interval, service.flush_quarantine),
-                name="hj212-quarantine",
-            ),
-            asyncio.create_task(
-                service._every(config.upkeep_interval, service.upkeep), name="hj212-upkeep"
-            ),
-        ]
+        for job in service._jobs:
+            job.start()
         log.info("HJ 212 receiver on %s:%d", config.host, service.port)
         return service
 
@@ -220,11 +215,8 @@ class MonitoringService:
     async def stop(self) -> None:
         """Stop the receiver (delivering what it holds), the periodic jobs and the db thread."""
         await self.receiver.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for job in self._jobs:
+            await job.stop()
         await asyncio.gather(*self._emits, return_exceptions=True)
         await self.flush_quarantine()
         self.ingest.shutdown()
@@ -327,14 +319,6 @@ class MonitoringService:
         month = await self.ingest.run(store.quota_usage_month, now.year, now.month)
         for outlet_id, code, used in month:
             self.engine.set_quota_usage(outlet_id, code, now.year, used, month=now.month)
-
-    async def _every(self, seconds: float, job: Any) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except Exception:
-                log.exception("monitoring job %s failed", getattr(job, "__name__", job))
 
     def status(self) -> dict[str, Any]:
         """Workers' figures are as of their last report (every second)."""

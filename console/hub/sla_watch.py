@@ -7,12 +7,10 @@ each task however many run. A reopened task gets a new deadline and can be annou
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from console.hub.dispatch_methods import TASK_OVERDUE, publish_task
-from console.hub.state import HubState, utc_now
+from console.hub.state import HubState, PeriodicJob, utc_now
 from console.store.dispatch_repo import DispatchRepo
 
 log = logging.getLogger(__name__)
@@ -23,19 +21,15 @@ class SlaWatch:
 
     def __init__(self, state: HubState) -> None:
         self.state = state
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicJob(
+            "sla-watch", state.config.sla_check_interval_s, self.check, immediately=True
+        )
 
     def start(self) -> None:
-        if self._task is not None:
-            raise RuntimeError("the SLA watcher is already running")
-        self._task = asyncio.create_task(self._run(), name="sla-watch")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._job.stop()
 
     async def check(self) -> int:
         """Announce every newly overdue task once; returns how many this hub announced."""
@@ -49,12 +43,3 @@ class SlaWatch:
                 publish_task(state, TASK_OVERDUE, record)
                 announced += 1
         return announced
-
-    async def _run(self) -> None:
-        interval = self.state.config.sla_check_interval_s
-        while True:
-            try:
-                await self.check()
-            except Exception:  # a failed round (database busy, restarting) must not end it
-                log.exception("SLA check failed; retrying in %.0f s", interval)
-            await asyncio.sleep(interval)

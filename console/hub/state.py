@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from console.store import Store
 
 if TYPE_CHECKING:
     from console.hub.monitoring_service import MonitoringConfig, MonitoringService
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -57,6 +61,53 @@ class HubConfig:
     tls_fingerprint_sha256: str | None = None
     # How often the hub looks for a world written by another process (import-grids); 0: never.
     world_poll_s: float = 5.0
+
+
+class PeriodicJob:
+    """Runs ``job`` every ``seconds`` on the event loop from ``start()`` to ``await stop()``.
+
+    A failed round is logged and the next one runs as planned: a busy database or a bad row
+    must not end a watcher for the rest of the hub's life. ``immediately``: the first round
+    runs at start instead of after the first interval.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        seconds: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        immediately: bool = False,
+    ) -> None:
+        if not seconds > 0:
+            raise ValueError(f"{name}: the interval must be positive, got {seconds}")
+        self.name = name
+        self.seconds = seconds
+        self._job = job
+        self._immediately = immediately
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError(f"{self.name} is already running")
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        if not self._immediately:
+            await asyncio.sleep(self.seconds)
+        while True:
+            try:
+                await self._job()
+            except Exception:
+                log.exception("%s failed; next round in %g s", self.name, self.seconds)
+            await asyncio.sleep(self.seconds)
 
 
 class DbRunner:

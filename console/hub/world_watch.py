@@ -12,13 +12,12 @@ never from a mix. Consoles are told with ``world.changed`` and fetch a new snaps
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from console.core.locate import Locator
 from console.core.model import World
-from console.hub.state import HubState
+from console.hub.state import HubState, PeriodicJob
 
 __all__ = ["WorldWatch"]
 
@@ -37,21 +36,17 @@ class WorldWatch:
         self.state = state
         self.reloads = 0
         self._swap = swap
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        poll = state.config.world_poll_s
+        self._job = PeriodicJob("world-watch", poll, self.check) if poll > 0 else None
 
     def start(self) -> None:
-        if self._task is not None:
-            raise RuntimeError("the world watcher is already running")
-        if self.state.config.world_poll_s > 0:
-            self._task = asyncio.create_task(self._run(), name="world-watch")
+        if self._job is not None:
+            self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._job is not None:
+            await self._job.stop()
 
     async def check(self) -> bool:
         """Load the stored world if its revision is not the one served; True if it was."""
@@ -75,12 +70,3 @@ class WorldWatch:
                 len(world.enterprises),
             )
             return True
-
-    async def _run(self) -> None:
-        interval = self.state.config.world_poll_s
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.check()
-            except Exception:  # a failed round (database busy, a bad row) must not end it
-                log.exception("world reload failed; the hub keeps serving the world it has")

@@ -16,6 +16,7 @@ import pytest
 
 from console.core.model import OutletKind
 from console.hub.ingest_workers import IngestWorkerPool, pack_batch, unpack_batch
+from console.hub.monitoring_service import MonitoringService
 from console.hub.server import Hub
 from console.monitoring.hj212 import decode, encode_packet
 from console.monitoring.receiver import (
@@ -51,7 +52,15 @@ def test_a_batch_crosses_to_the_hub_unchanged() -> None:
     assert back.to_event() == item.to_event()
     assert back.values["a21026"] == {"value": 12.5, "flag": "N", "zs": 15.0, "cou": None}
     assert back.values["a19001"] == {"value": 20.9, "flag": None, "zs": None, "cou": None}
-    assert unpack_batch(pack_batch([item]), {}.get) == []  # a station the hub does not know
+    nobody: dict[str, StationInfo] = {}
+    assert unpack_batch(pack_batch([item]), nobody.get) == []  # a station the hub does not know
+
+
+def workers_of(hub: Hub) -> tuple[MonitoringService, IngestWorkerPool]:
+    service = hub.state.monitoring
+    assert service is not None
+    assert isinstance(service.receiver, IngestWorkerPool)
+    return service, service.receiver
 
 
 def listening_sockets(port: int) -> int:
@@ -73,10 +82,7 @@ def test_each_worker_has_its_own_socket_and_connections_are_spread(tmp_path: Pat
     seed_store(url, monitored_world())
 
     async def scenario(hub: Hub) -> None:
-        service = hub.state.monitoring
-        assert service is not None
-        pool = service.receiver
-        assert isinstance(pool, IngestWorkerPool)
+        service, pool = workers_of(hub)
         assert listening_sockets(service.port) == 2
         stations = [await Station.connect(service.port) for _ in range(200)]
         try:
@@ -126,10 +132,7 @@ def test_killed_workers_are_replaced_and_no_drift_is_forgotten(tmp_path: Path) -
     seed_store(url, monitored_world())
 
     async def scenario(hub: Hub) -> None:
-        service = hub.state.monitoring
-        assert service is not None
-        pool = service.receiver
-        assert isinstance(pool, IngestWorkerPool)
+        service, pool = workers_of(hub)
         inbox = Inbox()
         admin = await logged_in(hub.url, "admin", on_event=inbox)
         await admin.subscribe(["alarm.raised", "alarm.cleared"])
