@@ -12,7 +12,9 @@ never from a mix. Consoles are told with ``world.changed`` and fetch a new snaps
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 
 from console.core.locate import Locator
@@ -24,6 +26,22 @@ __all__ = ["WorldWatch"]
 log = logging.getLogger(__name__)
 
 Swap = Callable[[World, Locator, str | None], Awaitable[None]]
+
+
+def release_freed_memory() -> None:
+    """Hand the heap the old world and locator occupied back to the system (glibc only).
+
+    glibc keeps freed memory for reuse: with the Taizhou world (11,080 grids) four reloads
+    took the hub from 239 to 403 MB although the number of live objects stayed the same;
+    ``malloc_trim`` brought it back to 216 MB. Elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+        pass
 
 
 class WorldWatch:
@@ -61,12 +79,9 @@ class WorldWatch:
             world = await state.db.run(store.load_world)
             locator = await asyncio.get_running_loop().run_in_executor(None, Locator, world)
             await self._swap(world, locator, revision)
+            summary = world.summary()
+            del world, locator  # the old ones are gone by now: give their memory back
+            await asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
             self.reloads += 1
-            log.info(
-                "world reloaded (revision %s): %d grids, %d officers, %d enterprises",
-                revision,
-                len(world.grids),
-                len(world.officers),
-                len(world.enterprises),
-            )
+            log.info("world reloaded (revision %s): %s", revision, summary)
             return True

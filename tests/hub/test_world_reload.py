@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
+import weakref
 from pathlib import Path
 
 from shapely.geometry import box
@@ -127,8 +129,14 @@ def test_a_grid_import_is_picked_up_and_a_world_without_revision_is_left_alone(
             revision = hub.state.world_revision
             assert revision is not None
             assert not await hub.world_watch.check()
+            served = await hub.state.locator()
+            assert served is not None
+            old_locator = weakref.ref(served)
+            del served
             await asyncio.to_thread(import_one_grid)
             assert await hub.world_watch.check()
+            gc.collect()
+            assert old_locator() is None  # nothing holds the old world's locator any more
             assert hub.state.world is not None
             assert hub.state.world_revision not in (None, revision)
             assert [g.name for g in hub.state.world.grids][:1] == ["合并网格"]
