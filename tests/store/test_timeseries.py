@@ -3,8 +3,10 @@ alarms, quarantine, quota, rates and retention (partition drops on PostgreSQL)."
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from console.monitoring.receiver import (
 from console.store import Store
 from console.store.migrate import schema_diff
 from console.store.schema_monitoring import hourly, minute, realtime
-from console.store.timeseries import Retention, TimeSeriesStore
+from console.store.timeseries import INGEST_LOCK_SUFFIX, Retention, TimeSeriesStore
 
 STATION = StationInfo(
     mn="MN0001", enterprise_id="ent-1", outlet_id="outlet-1", district_adcode="331002",
@@ -227,5 +229,26 @@ def test_postgresql_partitions_ahead_and_copy(pg_url: str) -> None:
         assert ts.series(odd.outlet_id, "2011", NOW)["w01018"] == {
             "t": [later.timestamp()], "v": [4.5], "flag": ["N"]
         }  # fmt: skip
+    finally:
+        store.close()
+
+
+def test_sqlite_ingest_writers_take_turns_through_a_file_lock(tmp_path: Path) -> None:
+    """A writer waits while another holds the turn and goes on the moment it is released."""
+    fcntl = pytest.importorskip("fcntl")
+    store = Store.open(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    try:
+        series = TimeSeriesStore(store.engine)
+        batch = [packet("2011", NOW, {"w01018": {"Rtd": 10.0, "Flag": "N"}})]
+        with open(tmp_path / f"turns.sqlite3{INGEST_LOCK_SUFFIX}", "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # another worker's turn
+            writer = threading.Thread(target=series.insert_packets, args=(batch,))
+            writer.start()
+            writer.join(0.3)
+            assert writer.is_alive()  # waiting for its turn: nothing written yet
+            assert count(store, realtime) == 0
+        writer.join(5)  # closing the file released the lock
+        assert not writer.is_alive()
+        assert count(store, realtime) == 1
     finally:
         store.close()
