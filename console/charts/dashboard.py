@@ -42,7 +42,7 @@ from console.charts.report import (
     export_png,
 )
 from console.charts.report import rate_text as rate_cell
-from console.charts.style import CURVE_COLOURS, adopt_orphans, style_plot
+from console.charts.style import CURVE_COLOURS, adopt_orphans, show_counts, style_plot
 from console.hub.client import HubError
 from console.shell.i18n import tr
 from console.shell.session import Session
@@ -159,6 +159,9 @@ class LeaderDashboard(QWidget):
         self.overdue_bars = pg.BarGraphItem(x=[], height=[], width=0.35, brush=(179, 38, 30))
         self.open_plot.addItem(self.open_bars)
         self.open_plot.addItem(self.overdue_bars)
+        bars_legend = self.open_plot.addLegend(offset=(-10, 5))
+        bars_legend.addItem(self.open_bars, tr("Open cases"))
+        bars_legend.addItem(self.overdue_bars, tr("Overdue cases"))
         self.category_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=CURVE_COLOURS[3])
         self.category_plot.addItem(self.category_bars)
 
@@ -269,7 +272,12 @@ class LeaderDashboard(QWidget):
             [[(float(i), code_label(n)) for i, n in enumerate(names)]]
         )
         for plot in (self.open_plot, self.category_plot, self.trend_plot):
-            plot.enableAutoRange()
+            plot.enableAutoRange(axis="x")
+        daily = [p["received"] for p in trend] + [p["closed"] for p in trend]
+        cases = [d["open"] for d in districts] + [d["overdue"] for d in districts]
+        show_counts(self.trend_plot, max(daily, default=0))
+        show_counts(self.open_plot, max(cases, default=0))
+        show_counts(self.category_plot, max(categories.values(), default=0))
 
     # ---- slots ----------------------------------------------------------------------
 

@@ -100,6 +100,26 @@ def style_plot(plot: pg.PlotItem) -> None:
     plot.showGrid(x=True, y=True, alpha=0.15)
 
 
+def count_step(top: float, ticks: int = 5) -> int:
+    """A whole-number tick step (1, 2, 5, 10, 20 …) giving at most about ``ticks`` ticks."""
+    decade = 1
+    while True:
+        for step in (decade, 2 * decade, 5 * decade):
+            if top / step <= ticks:
+                return step
+        decade *= 10
+
+
+def show_counts(plot: pg.PlotItem, top: float) -> None:
+    """A y axis for counts: from zero, whole-number ticks, room above the highest value.
+    (Autorange put all-zero bars in the middle of -0.4 … 0.4 and counted in halves.)"""
+    top = max(float(top), 1.0)
+    step = count_step(top)
+    plot.enableAutoRange(axis="y", enable=False)
+    plot.setYRange(0, top * 1.1, padding=0)
+    plot.getAxis("left").setTickSpacing(major=step, minor=step)
+
+
 @contextmanager
 def adopt_orphans(owner: QWidget) -> Iterator[list[QWidget]]:
     """Give parentless widgets created inside the block (pyqtgraph's context menus and their

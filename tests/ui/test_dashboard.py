@@ -15,6 +15,7 @@ import console
 import console.hub.supervision_methods  # registers the methods tested here
 from console.charts.dashboard import LeaderDashboard
 from console.charts.report import duration_text, rate_text
+from console.charts.style import count_step
 from tests.ui.conftest import copy_db
 from tests.ui.test_shell import Shell, ThreadedHub, log_in, make_shell
 
@@ -109,6 +110,10 @@ def test_dashboard_shows_the_hubs_figures_and_exports_them(
         assert dashboard.cell_text(row, 8) == rate_text(district["compliance_rate"])
     _, y = dashboard.received_curve.getData()
     assert list(y) == [float(p["received"]) for p in reply["trend"]]
+    for plot in (dashboard.trend_plot, dashboard.open_plot, dashboard.category_plot):
+        low, high = plot.viewRange()[1]
+        assert low == 0  # counts start at zero (no -0.4 … 0.4 for all-zero bars)
+        assert high >= 1
     assert dashboard.ranking.rowCount() == len(reply["enterprise_ranking"])
 
     # The open cases go to the session for the map's choropleth.
@@ -155,3 +160,8 @@ def test_dashboard_shows_the_hubs_figures_and_exports_them(
     assert len(colours) > 20
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert dashboard.grab().save(str(SCREENSHOT))
+
+
+def test_count_axes_tick_in_whole_numbers() -> None:
+    steps = {top: count_step(top) for top in (0, 1, 5, 6, 11, 26, 60, 240, 1234)}
+    assert steps == {0: 1, 1: 1, 5: 1, 6: 2, 11: 5, 26: 10, 60: 20, 240: 50, 1234: 500}
