@@ -317,6 +317,7 @@ class OutletChart(QWidget):
             evidence.append((begin, finish))
         self._evidence = evidence
         self._draw_evidence()
+        self._update_legend()
 
     def readout_at(self, code: str, t: float) -> str:
         """Crosshair text for pollutant ``code`` near time ``t``: time, value, flag and limit."""
@@ -395,11 +396,15 @@ class OutletChart(QWidget):
         for plot in self.plots.values():
             plot.evidence_regions.show(spans)
 
+    def _update_legend(self) -> None:
+        flags = sorted({flag for plot in self.plots.values() for flag in plot.flags_shown})
+        evidence = bool(self._evidence)
+        self.legend.setText(flag_legend_html(flags, evidence=evidence))
+        self.legend.setVisible(bool(flags) or evidence)
+
     def _after_update(self) -> None:
         """Refresh the legend and, when following, scroll to the newest data."""
-        flags = sorted({flag for plot in self.plots.values() for flag in plot.flags_shown})
-        self.legend.setText(flag_legend_html(flags))
-        self.legend.setVisible(bool(flags))
+        self._update_legend()
         model = self.model
         if self.follow and model is not None and self.plots:
             bounds = model.time_range()

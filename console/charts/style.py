@@ -81,13 +81,19 @@ def format_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def flag_legend_html(flags: list[str]) -> str:
-    """Coloured squares with the meaning of each flag present, for the legend label."""
+def flag_legend_html(flags: list[str], *, evidence: bool = False) -> str:
+    """Coloured squares with the meaning of each flag present, for the legend label;
+    ``evidence``: also the shading of the hours behind an authenticity score."""
     parts = []
     for flag in flags:
         r, g, b, _ = FLAG_COLOURS.get(flag, FLAG_COLOURS["?"])
         colour = QColor(r, g, b).name()
         parts.append(f'<span style="color:{colour}">■</span> {flag} {flag_name(flag)}')
+    if evidence:
+        r, g, b, _ = EVIDENCE_BRUSH
+        parts.append(
+            f'<span style="color:{QColor(r, g, b).name()}">■</span> {tr("Suspicious hours")}'
+        )
     return "&nbsp;&nbsp;".join(parts)
 
 

@@ -128,6 +128,7 @@ def test_chart_shows_limit_lines_flag_shading_and_readout(qtbot: QtBot, chart: O
     chart.highlight_hours([(T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=30))])
     assert cod.evidence_regions.visible_count() == 1
     assert ph.evidence_regions.visible_count() == 1
+    assert "疑点时段" in chart.legend.text()  # the yellow shading is explained too
     with pytest.raises(ValueError, match="must end after it starts"):
         chart.highlight_hours([(T0, T0)])
     # The crosshair follows the mouse over a plot and fills the readout.
