@@ -347,6 +347,8 @@ class TaskTimeline(QWidget):
                 ]
             )
             self.events.addTopLevelItem(item)
+        for column in range(self.events.columnCount() - 1):  # details take what is left
+            self.events.resizeColumnToContents(column)
         deliveries = [
             tr(
                 "#{seq} {kind}: delivered {delivered}, acknowledged {acked}",

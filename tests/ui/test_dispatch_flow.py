@@ -266,6 +266,8 @@ def test_conflicting_action_shows_a_message_and_the_current_task(
             stale.events.topLevelItem(i).text(1) for i in range(stale.events.topLevelItemCount())
         ]
         assert actions == ["派单", "改派"]
+        when = stale.events.topLevelItem(0).text(0)
+        assert stale.events.columnWidth(0) >= stale.events.fontMetrics().horizontalAdvance(when)
         # Now up to date: the same action goes through.
         stale.perform(Action.CANCEL, {"reason": "重复举报"})
         qtbot.waitUntil(
