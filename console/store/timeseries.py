@@ -249,7 +249,7 @@ class TimeSeriesStore:
         """Wait for this machine's other SQLite ingest writers (the hub's ingest workers).
 
         SQLite lets one writer in at a time, and a writer that finds the database locked
-        sleeps in steps of 1, 2, 5, 10 … ms before it tries again, so it often woke several
+        sleeps in steps of 1, 2, 5, 10 … ms before it tries again, so it can wake several
         milliseconds after the other's commit. A blocking file lock hands the turn over at
         once: with 1,000-packet batches, ingest with two workers rose by about a tenth (20
         alternating scratch runs, medians 17,500 and 19,300 packets/s). The lock is released
