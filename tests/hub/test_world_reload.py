@@ -152,20 +152,3 @@ def test_a_grid_import_is_picked_up_and_a_world_without_revision_is_left_alone(
             await hub.stop()
 
     run(scenario, timeout=60)
-
-
-def test_the_store_gives_every_world_write_a_new_revision(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    store = Store.open(url)
-    try:
-        assert store.world_revision() is None  # no world yet
-        world = monitored_world()
-        store.save_world(world)
-        first = store.world_revision()
-        assert first is not None
-        store.save_world(world)
-        second = store.world_revision()
-        assert second not in (None, first)
-        assert store.load_world() == world  # the revision is not part of the world's meta
-    finally:
-        store.close()

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from console.core.model import Grid, World
 from console.store import Store, StoreError
+from console.store.grid_repo import replace_grids
 from tests.store.worlds import small_world
 
 
@@ -61,6 +62,25 @@ def test_world_round_trip(store: Store) -> None:
     assert loaded.meta == {"seed": "7", "generator": "hand-built"}
     ph = loaded.enterprises[0].outlets[0].limits[1]
     assert (ph.code, ph.lower_limit, ph.limit) == ("w01001", 6.0, 9.0)
+
+
+def test_every_world_write_gets_a_new_revision(store: Store) -> None:
+    """Seeding and importing grids change the revision the hub polls; nothing else is changed
+    by it (it is not part of the world's meta)."""
+    assert store.world_revision() is None  # no world yet
+    world = small_world()
+    store.save_world(world)
+    first = store.world_revision()
+    assert first is not None
+    store.save_world(world)
+    second = store.world_revision()
+    assert second not in (None, first)
+    with store.session() as session:
+        replace_grids(
+            session, world.grids, {e.id: e.grid_id for e in world.enterprises}, source="test"
+        )
+    assert store.world_revision() not in (None, first, second)
+    assert store.load_world().meta == {**world.meta, "grids_source": "test"}
 
 
 def test_reopened_store_sees_the_world(store_url: str) -> None:
