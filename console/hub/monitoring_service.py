@@ -210,6 +210,7 @@ class MonitoringService:
         """The hub reloaded its world: stations, passwords and permit limits as now stored."""
         self.registry.reload(world)
         self.receiver.use_stations(self.registry.stations)
+        self.engine.forget(self.registry.stations.keys())
         self.engine.watch(self.registry.stations.values())
 
     async def stop(self) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -208,6 +208,12 @@ class AlarmEngine:
         at = self._clock() if since is None else since
         for station in stations:
             self._last_seen.setdefault(station.mn, (station, at))
+
+    def forget(self, keep: Collection[str]) -> None:
+        """Stations whose MN is not in ``keep`` left the register: stop expecting their packets
+        (they would otherwise be reported offline). Their open alarms stay until cleared."""
+        for mn in [mn for mn in self._last_seen if mn not in keep]:
+            del self._last_seen[mn]
 
     def feed(self, item: Reading) -> list[AlarmEvent]:
         """Judge one accepted packet."""

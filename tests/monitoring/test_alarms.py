@@ -158,6 +158,14 @@ def test_offline_via_tick_and_back_online() -> None:
     assert topics(engine.feed(item(WATER, 14, cod(10.0)))) == [("alarm.cleared", "offline")]
 
 
+def test_a_station_that_left_the_register_is_not_reported_offline() -> None:
+    engine = AlarmEngine(AlarmConfig(offline_after=timedelta(minutes=10)), clock=lambda: T0)
+    engine.watch([GAS, WATER])
+    engine.forget({WATER.mn})  # the reloaded world has no GAS station any more
+    events = engine.tick(T0 + timedelta(minutes=11))
+    assert [(e.alarm.mn, e.alarm.kind) for e in events] == [("MNW", "offline")]
+
+
 def test_quota_warning_and_exceeded_without_double_counting() -> None:
     engine = AlarmEngine()
 
