@@ -6,14 +6,17 @@ One table per resolution (real-time 2011, minute 2051, hourly 2061, daily 2031),
 platforms do: each resolution has its own retention, and on PostgreSQL the three high-volume
 ones are partitioned by month on ``data_time`` so that retention drops whole partitions
 (children are named ``<table>_pYYYYMM`` and created ahead on demand by
-``console.store.timeseries``). The primary key (outlet, data_time, code) makes a retransmitted
-packet a no-op and serves "one outlet over a time range" without another index. Time-series
-rows carry no foreign key to ``outlets``: measurements outlive a re-seeded world.
+``console.store.timeseries``). The primary keys (outlet, data_time, code) of the aggregates
+and (outlet, data_time) of the real-time uploads make a retransmitted packet a no-op and serve
+"one outlet over a time range" without another index. Time-series rows carry no foreign key
+to ``outlets``: measurements outlive a re-seeded world.
 Times are UTC (``timestamptz`` on PostgreSQL, UTC text on SQLite). Aggregate rows: ``data_time``
 is the period start, ``count`` the real-time values behind a computed one (0 when as sent),
-``source`` is ``sent`` or ``computed``; ``monitoring_alarms.detail`` is a JSON object and
-``complaint_id`` the case opened from the alarm (``alarms.to_task``), if any;
-``monitoring_quota_usage.year`` is the Beijing calendar year.
+``source`` is ``sent`` or ``computed``. A real-time row holds one upload's CP text; a second
+packet of the same outlet and time adds its text in front, so the first value of a code
+wins. ``monitoring_alarms.detail`` is a JSON object and ``complaint_id`` the case opened
+from the alarm (``alarms.to_task``), if any; ``monitoring_quota_usage.year`` is the Beijing
+calendar year.
 """
 
 from __future__ import annotations
@@ -61,15 +64,19 @@ realtime = Table(
     metadata,
     Column("outlet_id", ID, nullable=False),
     Column("data_time", _utc(), nullable=False),
-    Column("code", CODE, nullable=False),
-    Column("value", Float),
-    Column("flag", FLAG),
-    Column("zs", Float),
-    Column("cou", Float),
     Column("received_at", _utc(), nullable=False),
-    PrimaryKeyConstraint("outlet_id", "data_time", "code"),
+    Column("cp", Text, nullable=False),
+    PrimaryKeyConstraint("outlet_id", "data_time"),
     postgresql_partition_by="RANGE (data_time)",
 )
+"""One row per real-time upload: its CP body as the station sent it (``Packet.cp``).
+
+Values stay in the station's own text, parsed on reading (``hj212.decode_cp``): the record
+is exactly what arrived, and a 2011 packet costs one row instead of one per code (less than
+half the disk, and the ingest writers' biggest cost). Charts, computed aggregates and the
+authenticity rules read a few hours of one outlet or one period of all, never single codes
+across years, so nothing needs the values as columns; the aggregate tables have them.
+"""
 
 
 def _aggregate_table(name: str, *, partitioned: bool) -> Table:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ from console.monitoring.aggregate import (
     as_sent,
 )
 from console.monitoring.alarms import Alarm, AlarmEvent
+from console.monitoring.hj212 import HJ212Error, Value, decode_cp, packet_cp
 from console.monitoring.receiver import (
     CHINA_TZ,
     QuarantinedPacket,
@@ -63,7 +65,20 @@ __all__ = [
     "TimeSeriesStore",
 ]
 
-_REALTIME_COLUMNS = ("outlet_id", "data_time", "code", "value", "flag", "zs", "cou", "received_at")
+log = logging.getLogger(__name__)
+
+_REALTIME_COLUMNS = ("outlet_id", "data_time", "received_at", "cp")
+_REALTIME_MERGE = (
+    "ON CONFLICT (outlet_id, data_time) DO UPDATE SET cp = excluded.cp || ';' || {t}.cp "
+    "WHERE {find}(';' || {t}.cp || ';', ';' || excluded.cp || ';') = 0"
+)
+"""A second packet of a stored time puts its text in front, unless it is a resend (its whole
+text is there already, item for item): the CP parser lets the last value of a code win, so
+the first packet's values keep counting."""
+_REALTIME_UPSERT_SQLITE = (
+    f"INSERT INTO monitoring_realtime ({', '.join(_REALTIME_COLUMNS)}) VALUES (?, ?, ?, ?) "
+    + _REALTIME_MERGE.format(t="monitoring_realtime", find="instr")
+)
 _AGGREGATE_COLUMNS = (
     "outlet_id", "data_time", "code", "period_s", "min", "avg", "max", "zs_avg", "cou", "flag",
     "count", "normal", "source", "received_at",
@@ -97,6 +112,7 @@ class Retention:
 @dataclass(frozen=True, slots=True)
 class InsertResult:
     realtime_rows: int
+    """Real-time packets written or merged (a resend counts, although it changes nothing)."""
     aggregate_rows: int
     partitions_created: tuple[str, ...] = ()
 
@@ -117,6 +133,19 @@ def _next_month(start: datetime) -> datetime:
 
 def _number(value: object) -> float | None:
     return value if isinstance(value, float) else None
+
+
+def _stored_values(outlet_id: str, moment: datetime, cp: str) -> dict[str, dict[str, Value]]:
+    """The values of a stored real-time row; a text the codec no longer reads counts as empty.
+
+    Every stored text passed the codec on arrival, so this takes a hand-edited row or a codec
+    that became stricter: logged, and the rest of the series is still shown.
+    """
+    try:
+        return decode_cp(cp)
+    except HJ212Error as error:
+        log.warning("real-time row %s %s unreadable: %s", outlet_id, moment.isoformat(), error)
+        return {}
 
 
 INGEST_LOCK_SUFFIX = "-ingest.lock"
@@ -146,65 +175,27 @@ class TimeSeriesStore:
     def insert_packets(self, items: Sequence[ReceivedPacket]) -> InsertResult:
         """Store a batch of accepted packets in one transaction; retransmissions change nothing.
 
-        Real-time (2011) values go to ``monitoring_realtime``; minute, hourly and daily uploads
-        go to their aggregate tables as sent (replacing a computed aggregate of that period).
+        A real-time (2011) upload becomes one ``monitoring_realtime`` row holding its CP text;
+        minute, hourly and daily uploads go to their aggregate tables as sent (replacing a
+        computed aggregate of that period).
         """
-        rt_rows: list[tuple[Any, ...]] = []  # SQLite: parameter rows
-        rt_lines: list[str] = []  # PostgreSQL: COPY text, built straight from the values
-        rt_keys: list[tuple[str, datetime, str]] = []
+        rt_rows: list[tuple[str, datetime, datetime, str]] = []
         agg_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         hourly_keys: set[tuple[str, str, int]] = set()
-        sqlite = self.dialect == "sqlite"
-        rt_times: set[datetime] = set()
         rt_packets: set[tuple[str, datetime]] = set()
         repeated = False
-        """Two packets of one outlet and time in the batch: its rows are reduced to one per key."""
+        """Two packets of one outlet and time in the batch (PostgreSQL writes them in rounds)."""
         for item in items:
-            cn = item.packet.cn
+            packet = item.packet
+            cn = packet.cn
             outlet: str = item.station.outlet_id
             if cn == "2011":
                 moment = item.data_time
-                rt_times.add(moment)
-                if (outlet, moment) in rt_packets:
+                key = (outlet, moment)
+                if key in rt_packets:
                     repeated = True
-                rt_packets.add((outlet, moment))
-                values = item.packet.values
-                # Format once per packet, not once per value.
-                if sqlite:
-                    when, received = _sqlite_time(moment), _sqlite_time(item.received_at)
-                    for code, fields in values.items():
-                        flag = fields.get("Flag")
-                        rt_rows.append(
-                            (
-                                outlet,
-                                when,
-                                code,
-                                _number(fields.get("Rtd")),
-                                flag if isinstance(flag, str) else None,
-                                _number(fields.get("ZsRtd")),
-                                _number(fields.get("Cou")),
-                                received,
-                            )
-                        )
-                    continue
-                head = f"{_copy_escape(outlet)}\t{cached_isoformat(moment)}\t"
-                tail = f"\t{cached_isoformat(item.received_at)}\n"
-                for code, fields in values.items():
-                    flag = fields.get("Flag")
-                    rt_lines.append(
-                        head
-                        + "\t".join(
-                            (
-                                _copy_escape(code),
-                                _copy_number(fields.get("Rtd")),
-                                _copy_escape(flag) if isinstance(flag, str) else "\\N",
-                                _copy_number(fields.get("ZsRtd")),
-                                _copy_number(fields.get("Cou")),
-                            )
-                        )
-                        + tail
-                    )
-                    rt_keys.append((outlet, moment, code))
+                rt_packets.add(key)
+                rt_rows.append((outlet, moment, item.received_at, packet_cp(packet)))
             elif cn in AGGREGATE_TABLES:
                 for agg in as_sent(item):
                     agg_rows[cn].append(_aggregate_row(outlet, agg, item.received_at))
@@ -212,31 +203,38 @@ class TimeSeriesStore:
                         year = agg.start.astimezone(CHINA_TZ).year
                         hourly_keys.add((outlet, agg.code, year))
         created: list[str] = []
-        offered = len(rt_rows) + len(rt_lines)
         if self.dialect == "postgresql":
             created = self._ensure_partitions(
-                [(realtime, moment) for moment in rt_times]
+                [(realtime, moment) for moment in {row[1] for row in rt_rows}]
                 + [(AGGREGATE_TABLES[cn], row[1]) for cn, rows in agg_rows.items() for row in rows]
             )
-            if repeated:
-                rt_lines = _first_per_key(rt_keys, rt_lines)
-            self._insert_postgresql("".join(rt_lines), agg_rows)
-        else:
-            self._insert_sqlite(rt_rows, agg_rows)
+            lines = [
+                f"{_copy_escape(outlet)}\t{cached_isoformat(moment)}\t"
+                f"{cached_isoformat(received)}\t{cp.translate(_COPY_ESCAPES)}\n"
+                for outlet, moment, received, cp in rt_rows
+            ]
+            rounds = _rounds(lines, [row[:2] for row in rt_rows]) if repeated else ["".join(lines)]
+            self._insert_postgresql([text for text in rounds if text], agg_rows)
+        else:  # row by row: a later packet of a time in the batch merges like a stored one
+            self._insert_sqlite(
+                [
+                    (outlet, _sqlite_time(moment), _sqlite_time(received), cp)
+                    for outlet, moment, received, cp in rt_rows
+                ],
+                agg_rows,
+            )
         if hourly_keys:
             self._update_quota(hourly_keys)
-        return InsertResult(offered, sum(len(rows) for rows in agg_rows.values()), tuple(created))
+        return InsertResult(
+            len(rt_rows), sum(len(rows) for rows in agg_rows.values()), tuple(created)
+        )
 
     def _insert_sqlite(
         self, rt_rows: list[tuple[Any, ...]], agg_rows: Mapping[str, list[tuple[Any, ...]]]
     ) -> None:
-        rt_sql = (
-            f"INSERT INTO monitoring_realtime ({', '.join(_REALTIME_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_REALTIME_COLUMNS))}) ON CONFLICT DO NOTHING"
-        )
         with self._ingest_turn(), self.engine.begin() as conn:
             if rt_rows:
-                conn.exec_driver_sql(rt_sql, rt_rows)
+                conn.exec_driver_sql(_REALTIME_UPSERT_SQLITE, rt_rows)
             for cn, rows in agg_rows.items():
                 if rows:
                     conn.exec_driver_sql(
@@ -264,21 +262,26 @@ class TimeSeriesStore:
             yield
 
     def _insert_postgresql(
-        self, rt_text: str, agg_rows: Mapping[str, list[tuple[Any, ...]]]
+        self, rt_rounds: Sequence[str], agg_rows: Mapping[str, list[tuple[Any, ...]]]
     ) -> None:
         """One COPY per table into the table itself; on a key collision, redo through staging.
 
-        Duplicates inside the batch are removed first (the first real-time value and the last
-        aggregate of a key win, as the staged statements would), so only stored rows collide.
+        Aggregates of one key inside the batch are reduced to the last first, as the staged
+        statements would keep it. Real-time packets come in rounds of distinct keys: the first
+        round is COPYed, later ones (another packet of a time already in the batch) always go
+        through staging, to be merged with the rows written before them.
         """
-        tables: list[tuple[str, tuple[str, ...], str]] = []
-        if rt_text:
-            tables.append(("monitoring_realtime", _REALTIME_COLUMNS, rt_text))
+        direct: list[tuple[str, tuple[str, ...], str]] = []
+        if rt_rounds:
+            direct.append(("monitoring_realtime", _REALTIME_COLUMNS, rt_rounds[0]))
         for cn, rows in agg_rows.items():
             if rows:
                 data = _copy_text(_last_per_key(rows))
-                tables.append((AGGREGATE_TABLES[cn].name, _AGGREGATE_COLUMNS, data))
-        if not tables:
+                direct.append((AGGREGATE_TABLES[cn].name, _AGGREGATE_COLUMNS, data))
+        staged: list[tuple[str, tuple[str, ...], str]] = [
+            ("monitoring_realtime", _REALTIME_COLUMNS, data) for data in rt_rounds[1:]
+        ]
+        if not direct:
             return
         raw = self.engine.raw_connection()
         try:
@@ -290,17 +293,16 @@ class TimeSeriesStore:
             # COPY runs on the driver connection: commit there, or it is rolled back.
             try:
                 with driver.cursor() as cur:
-                    for name, columns, data in tables:
+                    for name, columns, data in direct:
                         _copy(cur, name, columns, data)
+                    _through_staging(cur, staged)
                 driver.commit()
             except Exception as error:
                 if getattr(error, "sqlstate", None) != _UNIQUE_VIOLATION:
                     raise
                 driver.rollback()
                 with driver.cursor() as cur:
-                    for name, columns, data in tables:
-                        _copy(cur, f"stage_{name}", columns, data)
-                        cur.execute(_from_stage_sql(name))
+                    _through_staging(cur, direct + staged)
                 driver.commit()
                 self.staged_batches += 1
             self.copy_batches += 1
@@ -427,24 +429,25 @@ class TimeSeriesStore:
             defaultdict(list)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    realtime.c.outlet_id,
-                    realtime.c.code,
-                    realtime.c.data_time,
-                    realtime.c.value,
-                    realtime.c.flag,
-                    realtime.c.zs,
-                ).where(
+            rows: Any = conn.execute(
+                select(realtime.c.outlet_id, realtime.c.data_time, realtime.c.cp).where(
                     realtime.c.data_time >= start.astimezone(UTC),
                     realtime.c.data_time < end.astimezone(UTC),
                 )
             )
-            for row in rows:
-                if row.outlet_id in kinds:
-                    series[(row.outlet_id, row.code)].append(
-                        (_utc(row.data_time), row.value, row.flag or "N", row.zs)
-                    )
+            for outlet_id, when, cp in rows:
+                if outlet_id in kinds:
+                    moment = _utc(when)
+                    for code, fields in _stored_values(outlet_id, moment, cp).items():
+                        flag = fields.get("Flag")
+                        series[(outlet_id, code)].append(
+                            (
+                                moment,
+                                _number(fields.get("Rtd")),
+                                flag if isinstance(flag, str) else "N",
+                                _number(fields.get("ZsRtd")),
+                            )
+                        )
         now = datetime.now(UTC)
         out: list[tuple[Any, ...]] = []
         for (outlet_id, code), points in series.items():
@@ -480,12 +483,13 @@ class TimeSeriesStore:
 
         ``cn`` 2011 reads real-time values, 2051/2061/2031 the aggregates' averages.
         """
-        table = realtime if cn == "2011" else AGGREGATE_TABLES.get(cn)
+        if cn == "2011":
+            return self._realtime_series(outlet_id, since, codes)
+        table = AGGREGATE_TABLES.get(cn)
         if table is None:
             raise ValueError(f"no series for CN {cn!r}: use 2011, 2051, 2061 or 2031")
-        value = table.c.value if table is realtime else table.c.avg
         query = (
-            select(table.c.code, table.c.data_time, value, table.c.flag)
+            select(table.c.code, table.c.data_time, table.c.avg, table.c.flag)
             .where(table.c.outlet_id == outlet_id, table.c.data_time >= since.astimezone(UTC))
             .order_by(table.c.data_time)
         )
@@ -499,6 +503,30 @@ class TimeSeriesStore:
                 entry["t"].append(_utc(when).timestamp())
                 entry["v"].append(v)
                 entry["flag"].append(flag or "N")
+        return result
+
+    def _realtime_series(
+        self, outlet_id: str, since: datetime, codes: Sequence[str] | None
+    ) -> dict[str, dict[str, list[Any]]]:
+        wanted = None if codes is None else set(codes)
+        query = (
+            select(realtime.c.data_time, realtime.c.cp)
+            .where(realtime.c.outlet_id == outlet_id, realtime.c.data_time >= since.astimezone(UTC))
+            .order_by(realtime.c.data_time)
+        )
+        result: dict[str, dict[str, list[Any]]] = {}
+        with self.engine.connect() as conn:
+            rows: Any = conn.execute(query)
+            for when, cp in rows:
+                moment = _utc(when)
+                for code, fields in _stored_values(outlet_id, moment, cp).items():
+                    if wanted is not None and code not in wanted:
+                        continue
+                    entry = result.setdefault(code, {"t": [], "v": [], "flag": []})
+                    flag = fields.get("Flag")
+                    entry["t"].append(moment.timestamp())
+                    entry["v"].append(_number(fields.get("Rtd")))
+                    entry["flag"].append(flag if isinstance(flag, str) else "N")
         return result
 
     def rate_observations(
@@ -725,7 +753,6 @@ def _aggregate_row(outlet_id: str, agg: Aggregate, received_at: datetime) -> tup
 
 
 @functools.lru_cache(maxsize=8192)
-@functools.lru_cache(maxsize=8192)
 def _sqlite_time(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime writes (``%Y-%m-%d %H:%M:%S.%f``), at C speed."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -767,16 +794,32 @@ def _create_staging(driver: Any) -> None:
 
 def _from_stage_sql(name: str) -> str:
     if name == "monitoring_realtime":
-        return f"INSERT INTO {name} SELECT * FROM stage_{name} ON CONFLICT DO NOTHING"
+        merge = _REALTIME_MERGE.format(t=name, find="strpos")
+        return f"INSERT INTO {name} SELECT * FROM stage_{name} {merge}"
     return _aggregate_upsert_sql(name, None).replace("VALUES (%s)", f"SELECT * FROM stage_{name}")
 
 
-def _first_per_key(keys: list[tuple[str, datetime, str]], rows: list[str]) -> list[str]:
-    """The rows of unique (outlet_id, data_time, code) ``keys``, the first of each kept."""
-    first: dict[tuple[str, datetime, str], str] = {}
+def _rounds(rows: list[str], keys: list[tuple[str, datetime]]) -> list[str]:
+    """COPY texts of ``rows`` in rounds: each round holds one row of a key, in their order."""
+    rounds: list[list[str]] = []
+    seen: dict[tuple[str, datetime], int] = {}
     for key, row in zip(keys, rows, strict=True):
-        first.setdefault(key, row)
-    return list(first.values())
+        n = seen[key] = seen.get(key, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(row)
+    return ["".join(part) for part in rounds]
+
+
+def _through_staging(cur: Any, tables: Sequence[tuple[str, tuple[str, ...], str]]) -> None:
+    """COPY each text into its table's staging table and merge it into the table from there."""
+    used: set[str] = set()
+    for name, columns, data in tables:
+        if name in used:
+            cur.execute(f"DELETE FROM stage_{name}")
+        used.add(name)
+        _copy(cur, f"stage_{name}", columns, data)
+        cur.execute(_from_stage_sql(name))
 
 
 def _last_per_key(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -817,11 +860,6 @@ def _copy_other(value: object) -> str:
 def _copy_escape(value: str) -> str:
     """A string as a COPY text field; cached: outlets, codes and flags repeat in every batch."""
     return value.translate(_COPY_ESCAPES)
-
-
-def _copy_number(value: object) -> str:
-    """A measured value as a COPY field: anything but a float (the codec's numbers) is NULL."""
-    return _copy_float(value) if isinstance(value, float) else "\\N"
 
 
 def _copy_text(rows: Iterable[tuple[Any, ...]]) -> str:

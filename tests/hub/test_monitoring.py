@@ -123,6 +123,7 @@ async def with_hub(url: str, body: Callable[[Hub], Awaitable[None]], **monitorin
 
 
 def rows_of(hub: Hub) -> int:
+    """Stored real-time uploads (one row each)."""
     with hub.state.store.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(realtime)).scalar_one())
 
@@ -323,7 +324,7 @@ def test_upkeep_computes_missing_aggregates_and_purges(monitored_url: str) -> No
             await station.close()
         result = await service.upkeep(now)
         assert result["computed"]["2061"] >= 1
-        assert result["purged"]["deleted_rows"]["monitoring_realtime"] == 2  # both codes
+        assert result["purged"]["deleted_rows"]["monitoring_realtime"] == 1  # the old upload
         client = await logged_in(hub.url, "admin")
         try:
             hourly = await client.request(

@@ -13,6 +13,7 @@ from console.monitoring.hj212 import (
     crc16_modbus,
     data_reply,
     decode,
+    decode_cp,
     encode_packet,
     encode_segment,
     execution_result,
@@ -355,3 +356,17 @@ def test_value_holding_a_separator_is_not_taken_by_the_station_layout() -> None:
     with pytest.raises(HJ212Error) as error:
         decode(handmade(f"{base}w01018-Rtd=1=2,w01018-Flag=N&&"))
     assert error.value.kind is ErrorKind.FIELD
+
+
+def test_a_stored_cp_body_reads_back_or_raises_the_codecs_error() -> None:
+    assert decode(STANDARD_EXAMPLE).cp == "RtdInterval=30"  # the body as sent
+    values = {"w01018": {"Rtd": 231.0, "Flag": "N"}, "w00000": {"Rtd": 5.5, "Cou": 19800.0}}
+    packet = decode(encode_packet(cn="2011", mn="MN1", data_time="20260101000000", values=values))
+    assert packet.cp == "DataTime=20260101000000;w01018-Rtd=231.0,w01018-Flag=N;" + (
+        "w00000-Rtd=5.5,w00000-Cou=19800.0"
+    )
+    assert decode_cp(packet.cp) == values
+    with pytest.raises(HJ212Error) as raised:
+        decode_cp("DataTime=20260101000000;w01018-Rtd=abc")
+    assert raised.value.kind is ErrorKind.FIELD
+    assert decode_cp("") == {}

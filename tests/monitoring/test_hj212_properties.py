@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,10 @@ from console.monitoring.hj212 import (
     HJ212Error,
     Reassembler,
     decode,
+    decode_cp,
+    encode_cp,
     encode_packet,
+    packet_cp,
 )
 from tests.monitoring.hj212_helpers import STANDARD_EXAMPLE, bitwise_crc
 
@@ -69,6 +73,10 @@ def test_round_trip(
     assert packet.data_time == data_time
     assert packet.values == values
     assert packet.params == params
+    # What the store keeps of the packet reads back to the same values.
+    assert packet.cp == encode_cp(data_time, values, params)
+    assert decode_cp(packet.cp) == values
+    assert packet_cp(replace(packet, cp="")) == packet.cp
 
 
 def _check(data: bytes | str) -> None:

@@ -12,6 +12,7 @@ from console.monitoring.hj212 import (
     HJ212Error,
     Reassembler,
     decode,
+    decode_cp,
     encode_packet,
 )
 from tests.monitoring.hj212_helpers import STANDARD_EXAMPLE, handmade
@@ -124,6 +125,8 @@ def test_split_packets_reassemble_in_any_order() -> None:
     joined = reassembler.add(parts[1])
     assert joined is not None
     assert joined.values == {f"w0{n:04d}": {"Avg": float(n), "Flag": "N"} for n in (1, 2, 3)}
+    assert decode_cp(joined.cp) == joined.values  # the parts' texts, in part order
+    assert joined.cp.index("w00001") < joined.cp.index("w00002") < joined.cp.index("w00003")
     assert joined.pnum == 3
     assert not joined.split
     assert joined.ack_requested

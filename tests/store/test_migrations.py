@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import DateTime, column, inspect, select, table, text
 
 from console.store import Store, StoreError
 from console.store.migrate import alembic_config, current_revision, head_revision, schema_diff
@@ -138,3 +138,89 @@ def test_postgis_columns_and_gist_indexes(pg_url: str) -> None:
         "ix_squads_location",
         "ix_enterprises_location",
     }
+
+
+def test_realtime_values_survive_the_move_to_one_row_per_packet(store_url: str) -> None:
+    """0011 turns per-code rows into one CP text per upload and back, losing no value."""
+    from datetime import UTC, datetime
+
+    from console.store.timeseries import TimeSeriesStore
+
+    store = Store.open(store_url)
+    at = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+    rows = [
+        ("o-1", at, "w01018", 231.5, "N", None, None),
+        ("o-1", at, "w21003", 0.25, "D", None, 1.5e-05),
+        ("o-1", at.replace(minute=1), "a21026", 40.0, None, 52.125, None),
+        ("o-2", at, "w01018", None, "B", None, None),
+    ]
+    per_code = table(
+        "monitoring_realtime",
+        *(column(name) for name in ("outlet_id", "code", "value", "flag", "zs", "cou")),
+        column("data_time", DateTime(timezone=True)),
+        column("received_at", DateTime(timezone=True)),
+    )
+    try:
+        with store.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0010")
+            if store.dialect == "postgresql":
+                conn.execute(
+                    text(
+                        "CREATE TABLE monitoring_realtime_p202611 PARTITION OF monitoring_realtime "
+                        "FOR VALUES FROM ('2026-11-01 00:00+00') TO ('2026-12-01 00:00+00')"
+                    )
+                )
+            conn.execute(
+                per_code.insert(),
+                [
+                    {"outlet_id": outlet, "data_time": when, "code": code, "value": value,
+                     "flag": flag, "zs": zs, "cou": cou, "received_at": when}
+                    for outlet, when, code, value, flag, zs, cou in rows
+                ],
+            )  # fmt: skip
+            command.upgrade(alembic_config(conn), "head")
+        assert schema_diff(store.engine) == []
+        series = TimeSeriesStore(store.engine)
+        one = series.series("o-1", "2011", at)
+        assert one["w01018"] == {"t": [at.timestamp()], "v": [231.5], "flag": ["N"]}
+        assert one["w21003"]["v"] == [0.25]
+        assert one["w21003"]["flag"] == ["D"]
+        assert one["a21026"]["v"] == [40.0]
+        assert series.series("o-2", "2011", at)["w01018"] == {
+            "t": [at.timestamp()], "v": [None], "flag": ["B"]
+        }  # fmt: skip
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM monitoring_realtime")).scalar() == 3
+        with store.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0010")
+        with store.engine.connect() as conn:
+            back = conn.execute(
+                select(*(per_code.c[name] for name in ("outlet_id", "code", "value", "flag")))
+                .add_columns(per_code.c.zs, per_code.c.cou, per_code.c.data_time)
+                .order_by(per_code.c.outlet_id, per_code.c.data_time, per_code.c.code)
+            ).all()
+            children = (
+                conn.execute(
+                    text(
+                        "SELECT c.relname FROM pg_inherits i "
+                        "JOIN pg_class c ON c.oid = i.inhrelid "
+                        "JOIN pg_class p ON p.oid = i.inhparent "
+                        "WHERE p.relname = 'monitoring_realtime'"
+                    )
+                ).scalars()
+                if store.dialect == "postgresql"
+                else None
+            )
+            if children is not None:
+                assert list(children) == ["monitoring_realtime_p202611"]
+        expected = sorted(rows, key=lambda row: (row[0], row[1], row[2]))
+        assert [tuple(row[:6]) for row in back] == [
+            (outlet, code, value, flag, zs, cou)
+            for outlet, _when, code, value, flag, zs, cou in expected
+        ]
+        moments = [
+            t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC) for t in (r[6] for r in back)
+        ]
+        assert moments == [row[1] for row in expected]
+    finally:
+        store.close()

@@ -72,6 +72,61 @@ def test_batches_are_idempotent_and_series_read_back(store: Store) -> None:
         ts.series("outlet-1", "9999", NOW)
 
 
+def test_packets_of_one_time_are_kept_together_and_the_first_value_wins(store: Store) -> None:
+    """A station that spreads one time's codes over several packets loses none of them."""
+    ts = TimeSeriesStore(store.engine)
+    first = packet("2011", NOW, {"w01018": {"Rtd": 10.0, "Flag": "N"}})
+    second = packet("2011", NOW, {"w21003": {"Rtd": 2.5, "Flag": "N"},
+                                  "w01018": {"Rtd": 99.0, "Flag": "N"}})  # fmt: skip
+    ts.insert_packets([first, second])  # in one batch
+    third = packet("2011", NOW, {"w21011": {"Rtd": 0.3, "Flag": "D"}})
+    ts.insert_packets([third, first])  # in a later one, with a resend
+    assert count(store, realtime) == 1
+    series = ts.series("outlet-1", "2011", NOW)
+    assert {code: entry["v"] for code, entry in series.items()} == {
+        "w01018": [10.0], "w21003": [2.5], "w21011": [0.3],
+    }  # fmt: skip
+    assert series["w21011"]["flag"] == ["D"]
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(realtime.c.cp)).scalar_one()
+    for resend in ([second], [third], [first, second, third]):
+        ts.insert_packets(resend)  # resends change nothing, in or out of a batch
+        with store.engine.connect() as conn:
+            assert conn.execute(select(realtime.c.cp)).scalar_one() == stored
+    assert stored.count("w01018-Rtd") == 2  # both were kept as sent; the first one counts
+    hour = NOW.replace(minute=0)
+    assert (
+        ts.fill_aggregates(
+            {"outlet-1": OutletKind.WATER},
+            "2061",
+            hour,
+            hour + timedelta(hours=1),
+            period_seconds=3600,
+        )
+        == 3
+    )
+    assert ts.series("outlet-1", "2061", hour)["w01018"]["v"] == [10.0]
+
+
+def test_an_unreadable_stored_row_is_logged_and_skipped(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    ts = TimeSeriesStore(store.engine)
+    ts.insert_packets([packet("2011", NOW, {"w01018": {"Rtd": 10.0, "Flag": "N"}})])
+    later = NOW + timedelta(seconds=30)
+    with store.engine.begin() as conn:  # edited by hand: not something the codec reads
+        conn.execute(
+            realtime.insert().values(
+                outlet_id="outlet-1", data_time=later, received_at=later, cp="w01018-Rtd=x"
+            )
+        )
+    with caplog.at_level("WARNING", logger="console.store.timeseries"):
+        series = ts.series("outlet-1", "2011", NOW)
+    assert series["w01018"]["v"] == [10.0]
+    assert "unreadable" in caplog.text
+    assert "w01018-Rtd='x' is not a number" in caplog.text
+
+
 def test_sent_aggregates_win_over_computed_ones(store: Store) -> None:
     ts = TimeSeriesStore(store.engine)
     hour = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 Beijing

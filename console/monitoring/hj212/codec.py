@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -101,6 +101,10 @@ class Packet:
     """Header fields this codec does not know (kept for tolerance towards HJ 212-2025)."""
     crc_kind: CrcKind = "hj212"
     oversize: bool = False
+    cp: str = ""
+    """The CP body (between the ``&&``) as received, the parts of a split packet joined by
+    ``;``: what the store keeps of a real-time upload. Empty for a packet built in code
+    (:func:`packet_cp` encodes one from the values then)."""
 
     @property
     def ack_requested(self) -> bool:
@@ -223,7 +227,8 @@ def _decode_segment(text: str) -> Packet:
         version = _VERSIONS.get(flag >> 2)
         if flag <= 255 and not flag & 2 and version is not None:
             packet = Packet(version, cn, st, mn, qn, pw, flag)
-            _decode_cp(text[cp_at + 5 : -2], packet)
+            packet.cp = cp = text[cp_at + 5 : -2]
+            _decode_cp(cp, packet)
             return packet
     header: dict[str, str] = {}
     extra: dict[str, str] = {}
@@ -237,7 +242,8 @@ def _decode_segment(text: str) -> Packet:
         target[key] = value
     packet = _header_packet(header)
     packet.extra = extra
-    _decode_cp(text[cp_at + 5 : -2], packet)
+    packet.cp = cp = text[cp_at + 5 : -2]
+    _decode_cp(cp, packet)
     return packet
 
 
@@ -292,10 +298,8 @@ def _decode_cp(cp: str, packet: Packet) -> None:
 
     A station repeats the same keys and separators in the same order in every upload: from the
     second packet of such a sequence on, the station's :class:`_Shape` takes the values out with
-    one regular-expression match and places them with generated code. Otherwise the common form
-    (``key=value`` sub-items, no PolId groups, no empty items) is split in three C-level string
-    operations and placed key by key. Anything else, and any error, goes through the general
-    parser, which also words the error.
+    one regular-expression match and places them with generated code. Otherwise
+    :func:`_decode_cp_split` does; the general parser words the errors.
     """
     if not cp:
         return
@@ -309,25 +313,8 @@ def _decode_cp(cp: str, packet: Packet) -> None:
             except ValueError:
                 _decode_cp_again(cp, packet)
             return
-    parts = cp.replace(",", ";").replace("=", ";").split(";")
-    # One '=' per sub-item, i.e. as many '=' as all other separators plus one.
-    if (
-        "PolId" in cp
-        or ";;" in cp
-        or cp[0] in ";,"
-        or cp[-1] in ";,"
-        or (cp.count("=") * 2 != len(parts))
-    ):
-        _decode_cp_items(cp, packet)
-        return
-    keys = parts[0::2]
-    if "" in keys:
-        _decode_cp_items(cp, packet)
-        return
-    try:
-        _fill_by_key(keys, parts[1::2], packet)
-    except ValueError:
-        _decode_cp_again(cp, packet)
+    keys = _decode_cp_split(cp, packet)
+    if keys is None:
         return
     signature = ";".join(keys)  # one hash over the keys: cheaper than hashing a tuple of them
     if signature in _SEEN:
@@ -338,6 +325,36 @@ def _decode_cp(cp: str, packet: Packet) -> None:
         if len(_SEEN) >= _SHAPE_CACHE_SIZE:
             _SEEN.clear()
         _SEEN.add(signature)
+
+
+def _decode_cp_split(cp: str, packet: Packet) -> list[str] | None:
+    """Fill the packet from a CP body; its keys if it had the common form, else None.
+
+    The common form (``key=value`` sub-items, no PolId groups, no empty items) is split in
+    three C-level string operations and placed key by key; anything else, and any error, goes
+    through the general parser.
+    """
+    parts = cp.replace(",", ";").replace("=", ";").split(";")
+    # One '=' per sub-item, i.e. as many '=' as all other separators plus one.
+    if (
+        "PolId" in cp
+        or ";;" in cp
+        or cp[0] in ";,"
+        or cp[-1] in ";,"
+        or (cp.count("=") * 2 != len(parts))
+    ):
+        _decode_cp_items(cp, packet)
+        return None
+    keys = parts[0::2]
+    if "" in keys:
+        _decode_cp_items(cp, packet)
+        return None
+    try:
+        _fill_by_key(keys, parts[1::2], packet)
+    except ValueError:
+        _decode_cp_again(cp, packet)
+        return None
+    return keys
 
 
 def _decode_cp_again(cp: str, packet: Packet) -> None:
@@ -592,6 +609,15 @@ def encode_segment(
         header.append(f"Flag={int(flag)}")
     if pnum is not None or pno is not None:
         header.append(f"PNUM={int(pnum or 0)};PNO={int(pno or 0)}")
+    return ";".join(header) + ";CP=&&" + encode_cp(data_time, values, params) + "&&"
+
+
+def encode_cp(
+    data_time: str | None,
+    values: Mapping[str, Mapping[str, Any]] | None,
+    params: Mapping[str, Any] | None = None,
+) -> str:
+    """The CP body (without the ``&&``): params, then DataTime, then each code's values."""
     items = [f"{_text('param', k)}={_format_value(k, v)}" for k, v in (params or {}).items()]
     if data_time is not None:
         items.append(f"DataTime={_text('DataTime', data_time)}")
@@ -604,7 +630,24 @@ def encode_segment(
                 for s, v in fields.items()
             )
         )
-    return ";".join(header) + ";CP=&&" + ";".join(items) + "&&"
+    return ";".join(items)
+
+
+def packet_cp(packet: Packet) -> str:
+    """The CP body of a packet: as received, or encoded from its fields if built in code."""
+    return packet.cp or encode_cp(packet.data_time, packet.values, packet.params)
+
+
+def decode_cp(cp: str) -> dict[str, dict[str, Value]]:
+    """The per-code values of a CP body (``Packet.cp``), e.g. one the store kept.
+
+    Without the receiver's per-station caches: any thread may read stored texts. Raises
+    :class:`HJ212Error` for a body :func:`decode` would not have accepted.
+    """
+    packet = Packet("2017", "", "", "")
+    if cp:
+        _decode_cp_split(cp, packet)
+    return packet.values
 
 
 def encode_packet(**fields: Any) -> bytes:

@@ -167,6 +167,7 @@ def _join(parts: list[Packet]) -> Packet:
         extra=dict(first.extra),
         crc_kind="modbus" if any(p.crc_kind == "modbus" for p in parts) else "hj212",
         oversize=any(p.oversize for p in parts),
+        cp=";".join(p.cp for p in parts if p.cp),
     )
     for part in parts:
         for code, fields in part.values.items():
