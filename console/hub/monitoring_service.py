@@ -210,7 +210,7 @@ class MonitoringService:
         """The hub reloaded its world: stations, passwords and permit limits as now stored."""
         self.registry.reload(world)
         self.receiver.use_stations(self.registry.stations)
-        self.engine.forget(self.registry.stations.keys())
+        self._emit_soon(self.engine.forget(self.registry.stations.keys()))
         self.engine.watch(self.registry.stations.values())
 
     async def stop(self) -> None:
@@ -270,7 +270,10 @@ class MonitoringService:
         await self._emit(events)
 
     def _on_clock_drift(self, drift: ClockDrift) -> None:
-        events = self.engine.clock_drift(drift)
+        self._emit_soon(self.engine.clock_drift(drift))
+
+    def _emit_soon(self, events: list[AlarmEvent]) -> None:
+        """:meth:`_emit` from code that cannot wait (stop() waits for it)."""
         if events:
             task = asyncio.get_running_loop().create_task(self._emit(events))
             self._emits.add(task)
@@ -308,8 +311,10 @@ class MonitoringService:
         """Alarms left open by the previous hub run are cleared by the rules, not raised twice."""
         open_alarms = await self.ingest.run(self.series_store.open_alarms)
         self.engine.restore(open_alarms)
+        # Those of stations that left the register while the hub was down: nothing clears them.
+        await self._emit(self.engine.forget(self.registry.stations.keys()))
         for alarm in open_alarms:
-            if alarm.kind == "clock_drift":
+            if alarm.kind == "clock_drift" and alarm.mn in self.registry.stations:
                 self.receiver.resume_drift(alarm.mn, alarm.started_at)
 
     async def _restore_quota(self) -> None:

@@ -209,11 +209,23 @@ class AlarmEngine:
         for station in stations:
             self._last_seen.setdefault(station.mn, (station, at))
 
-    def forget(self, keep: Collection[str]) -> None:
+    def forget(self, keep: Collection[str], at: datetime | None = None) -> list[AlarmEvent]:
         """Stations whose MN is not in ``keep`` left the register: stop expecting their packets
-        (they would otherwise be reported offline). Their open alarms stay until cleared."""
+        (they would otherwise be reported offline) and clear their open alarms, which no rule
+        would clear any more."""
+        when = self._clock() if at is None else at
         for mn in [mn for mn in self._last_seen if mn not in keep]:
             del self._last_seen[mn]
+        for state in (self._limits, self._flags):
+            for code_key in [k for k in state if k[0] not in keep]:
+                del state[code_key]
+        gone = sorted(
+            (k for k in self._open if k[0] not in keep), key=lambda k: (*k[:2], k[2] or "")
+        )
+        events: list[AlarmEvent] = []
+        for alarm_key in gone:
+            events += self._clear(alarm_key, when)
+        return events
 
     def feed(self, item: Reading) -> list[AlarmEvent]:
         """Judge one accepted packet."""

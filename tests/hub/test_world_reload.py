@@ -15,7 +15,16 @@ from console.hub.server import Hub
 from console.store import Store
 from console.store.grid_repo import replace_grids
 from tests.hub.support import IN_331002, logged_in, run, seed_store
-from tests.hub.test_monitoring import MN_A, PW, Inbox, Station, config, frame, monitored_world
+from tests.hub.test_monitoring import (
+    COD_LIMIT,
+    MN_A,
+    PW,
+    Inbox,
+    Station,
+    config,
+    frame,
+    monitored_world,
+)
 
 NEW_PW = "rotated-pw"
 
@@ -152,3 +161,76 @@ def test_a_grid_import_is_picked_up_and_a_world_without_revision_is_left_alone(
             await hub.stop()
 
     run(scenario, timeout=60)
+
+
+def without_station(world: World, mn: str) -> World:
+    """The world with the outlet of this MN taken off the register."""
+    enterprises = tuple(
+        dataclasses.replace(e, outlets=tuple(o for o in e.outlets if o.mn != mn))
+        for e in world.enterprises
+    )
+    return dataclasses.replace(world, enterprises=enterprises)
+
+
+def test_alarms_of_a_station_that_left_the_register_are_cleared(tmp_path: Path) -> None:
+    """On a reload, and at start for a station removed while the hub was down."""
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    world = monitored_world()
+    seed_store(url, world)
+
+    async def raise_alarm(hub: Hub, inbox: Inbox) -> dict[str, object]:
+        service = hub.state.monitoring
+        assert service is not None
+        station = await Station.connect(service.port)
+        try:
+            assert b"CN=9014" in (await station.send(frame(MN_A, 3 * COD_LIMIT)) or b"")
+        finally:
+            await station.close()
+        _, raised = await inbox.wait_for("alarm.raised", lambda d: d["kind"] == "exceedance")
+        return raised
+
+    async def on_reload() -> None:
+        hub = await Hub.start(dataclasses.replace(config(url), world_poll_s=0))
+        inbox = Inbox()
+        admin = await logged_in(hub.url, "admin", on_event=inbox)
+        try:
+            await admin.subscribe(["alarm.raised", "alarm.cleared"])
+            raised = await raise_alarm(hub, inbox)
+            await asyncio.to_thread(save, url, without_station(world, MN_A))
+            assert await hub.world_watch.check()
+            _, cleared = await inbox.wait_for("alarm.cleared", lambda d: d["id"] == raised["id"])
+            assert cleared["mn"] == MN_A
+            service = hub.state.monitoring
+            assert service is not None
+            assert service.engine.open_alarms == []
+            assert await service.ingest.run(service.series_store.open_alarms) == []
+        finally:
+            await admin.close()
+            await hub.stop()
+
+    async def open_one() -> None:
+        hub = await Hub.start(dataclasses.replace(config(url), world_poll_s=0))
+        inbox = Inbox()
+        admin = await logged_in(hub.url, "admin", on_event=inbox)
+        try:
+            await admin.subscribe(["alarm.raised"])
+            await raise_alarm(hub, inbox)
+        finally:
+            await admin.close()
+            await hub.stop()
+
+    async def after_restart() -> None:
+        hub = await Hub.start(dataclasses.replace(config(url), world_poll_s=0))
+        try:
+            service = hub.state.monitoring
+            assert service is not None
+            assert service.engine.open_alarms == []
+            assert await service.ingest.run(service.series_store.open_alarms) == []
+        finally:
+            await hub.stop()
+
+    run(on_reload, timeout=60)
+    save(url, world)  # the station is back, and raises a new alarm
+    run(open_one, timeout=60)
+    save(url, without_station(world, MN_A))  # removed while no hub runs
+    run(after_restart, timeout=60)

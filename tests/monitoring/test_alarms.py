@@ -161,9 +161,23 @@ def test_offline_via_tick_and_back_online() -> None:
 def test_a_station_that_left_the_register_is_not_reported_offline() -> None:
     engine = AlarmEngine(AlarmConfig(offline_after=timedelta(minutes=10)), clock=lambda: T0)
     engine.watch([GAS, WATER])
-    engine.forget({WATER.mn})  # the reloaded world has no GAS station any more
+    assert engine.forget({WATER.mn}) == []  # the reloaded world has no GAS station any more
     events = engine.tick(T0 + timedelta(minutes=11))
     assert [(e.alarm.mn, e.alarm.kind) for e in events] == [("MNW", "offline")]
+
+
+def test_the_open_alarms_of_a_station_that_left_the_register_are_cleared() -> None:
+    engine = AlarmEngine(AlarmConfig(offline_after=timedelta(minutes=10)), clock=lambda: T0)
+    engine.watch([GAS, WATER])
+    offline = engine.tick(T0 + timedelta(minutes=11))
+    assert sorted(e.alarm.mn for e in offline) == sorted([GAS.mn, WATER.mn])
+    later = T0 + timedelta(minutes=12)
+    cleared = engine.forget({WATER.mn}, later)
+    assert [(e.topic, e.alarm.mn, e.alarm.kind, e.at) for e in cleared] == [
+        ("alarm.cleared", GAS.mn, "offline", later)
+    ]
+    assert [a.mn for a in engine.open_alarms] == [WATER.mn]
+    assert engine.forget({WATER.mn}, later) == []  # once
 
 
 def test_quota_warning_and_exceeded_without_double_counting() -> None:
