@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -107,14 +107,20 @@ class LeaderDashboard(QWidget):
         self.table.setHorizontalHeaderLabels(district_headers())
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header = self.table.horizontalHeader()
+        # The figures share the panel's width, never narrower than their headings (the table
+        # scrolls then); the district names take what they need.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(
+            max(header.sectionSizeHint(i) for i in range(1, len(DISTRICT_COLUMNS)))
+        )
         self.ranking = QTableWidget(0, 2)
         self.ranking.setHorizontalHeaderLabels([tr("Enterprise"), tr("Score")])
         self.ranking.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.ranking.horizontalHeader().setStretchLastSection(True)
-        self.ranking.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents
-        )
+        ranking_header = self.ranking.horizontalHeader()
+        ranking_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        ranking_header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
 
         with adopt_orphans(self):
             self.graphics = pg.GraphicsLayoutWidget(parent=self)
@@ -211,12 +217,12 @@ class LeaderDashboard(QWidget):
                 rate_cell(district.get("compliance_rate")),
             ]
             for column, value in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(str(value)))
+                self.table.setItem(row, column, _cell(value, figure=column > 0))
         ranking = list(figures.get("enterprise_ranking", []))
         self.ranking.setRowCount(len(ranking))
         for row, enterprise in enumerate(ranking):
-            self.ranking.setItem(row, 0, QTableWidgetItem(str(enterprise["name"])))
-            self.ranking.setItem(row, 1, QTableWidgetItem(f"{float(enterprise['score']):.0f}"))
+            self.ranking.setItem(row, 0, _cell(enterprise["name"]))
+            self.ranking.setItem(row, 1, _cell(f"{float(enterprise['score']):.0f}", figure=True))
         self._draw(districts, list(figures.get("trend", [])))
         generated = str(figures.get("generated_at", ""))
         self.generated.setText(tr("Figures of {at}", at=generated[:16].replace("T", " ")))
@@ -318,3 +324,11 @@ class LeaderDashboard(QWidget):
             self.status.setText(tr("Export failed: {detail}", detail=str(exc)))
             return
         self.status.setText(tr("Saved {path}", path=str(written)))
+
+
+def _cell(value: object, *, figure: bool = False) -> QTableWidgetItem:
+    """A table cell; figures are right-aligned, so that their digits line up."""
+    item = QTableWidgetItem(str(value))
+    if figure:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QApplication, QWidget
 
 from console.charts.model import HOURLY_30D, MINUTE_24H, REALTIME
@@ -118,12 +118,33 @@ def count_step(top: float, ticks: int = 5) -> int:
 
 def show_counts(plot: pg.PlotItem, top: float) -> None:
     """A y axis for counts: from zero, whole-number ticks, room above the highest value.
-    (Autorange put all-zero bars in the middle of -0.4 … 0.4 and counted in halves.)"""
-    top = max(float(top), 1.0)
-    step = count_step(top)
+    (Autorange put all-zero bars in the middle of -0.4 … 0.4 and counted in halves.)
+
+    Below zero the axis keeps half a label's height, so that the 0 is labelled too: a label
+    reaching past the plot's edge is not drawn. That is pixels, so it is kept on resizes.
+    """
+    ceiling = max(float(top), 1.0) * 1.1
+    axis = plot.getAxis("left")
+    step = count_step(ceiling / 1.1)
+    axis.setTickSpacing(major=step, minor=step)
     plot.enableAutoRange(axis="y", enable=False)
-    plot.setYRange(0, top * 1.1, padding=0)
-    plot.getAxis("left").setTickSpacing(major=step, minor=step)
+    view = plot.getViewBox()
+    half_label = QFontMetricsF(QApplication.font()).height() / 2 + 1
+
+    def fit(*_args: object) -> None:
+        pixels = max(view.height() - half_label, 1.0)  # a plot not laid out yet: at most 10 %
+        plot.setYRange(-ceiling * min(half_label / pixels, 0.1), ceiling, padding=0)
+
+    previous = getattr(view, _COUNT_FIT, None)
+    if previous is not None:
+        view.sigResized.disconnect(previous)
+    setattr(view, _COUNT_FIT, fit)
+    view.sigResized.connect(fit)
+    fit()
+
+
+_COUNT_FIT = "_console_count_fit"
+"""Attribute of a view box holding its count-axis fitting slot (one per view)."""
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPainter
 from pytestqt.qtbot import QtBot
 
 import console
@@ -112,8 +113,8 @@ def test_dashboard_shows_the_hubs_figures_and_exports_them(
     assert list(y) == [float(p["received"]) for p in reply["trend"]]
     for plot in (dashboard.trend_plot, dashboard.open_plot, dashboard.category_plot):
         low, high = plot.viewRange()[1]
-        assert low == 0  # counts start at zero (no -0.4 … 0.4 for all-zero bars)
-        assert high >= 1
+        assert -0.2 * high < low < 0  # counts start at zero (not -0.4 … 0.4 for all-zero
+        assert high >= 1  # bars), with room below for the 0's label
     assert dashboard.ranking.rowCount() == len(reply["enterprise_ranking"])
 
     # The open cases go to the session for the map's choropleth.
@@ -133,6 +134,16 @@ def test_dashboard_shows_the_hubs_figures_and_exports_them(
     dashboard.show()
     qtbot.waitExposed(dashboard)
     qtbot.wait(100)
+    # The district figures share the panel's width (no empty strip right of the table), and
+    # each heading fits its column.
+    header = dashboard.table.horizontalHeader()
+    widths = [header.sectionSize(i) for i in range(header.count())]
+    assert sum(widths) >= dashboard.table.viewport().width() - 2
+    assert all(widths[i] >= header.sectionSizeHint(i) for i in range(header.count()))
+    right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+    assert dashboard.table.item(0, 1).textAlignment() == right  # figures line up
+    for plot in (dashboard.trend_plot, dashboard.open_plot, dashboard.category_plot):
+        assert "0" in axis_labels(plot.getAxis("left"))  # the label on the axis's end, too
     pdf = dashboard.export_pdf(tmp_path / "report.pdf")
     text = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", str(pdf), "-"],
@@ -160,6 +171,17 @@ def test_dashboard_shows_the_hubs_figures_and_exports_them(
     assert len(colours) > 20
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert dashboard.grab().save(str(SCREENSHOT))
+
+
+def axis_labels(axis: Any) -> list[str]:
+    """The tick labels the axis draws now."""
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [] if specs is None else [text for _rect, _flags, text in specs[2]]
 
 
 def test_count_axes_tick_in_whole_numbers() -> None:
