@@ -9,8 +9,6 @@ import time
 
 from sqlalchemy import make_url
 
-from console.core.model import User
-from console.core.passwords import hash_password
 from console.core.paths import default_db_url
 from console.store import Store, StoreError
 from console.store.supervision_repo import seed_demo_supervision
@@ -30,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     url = args.db or default_db_url()
     # Imported here: building the world loads boundary data, which only seeding needs.
-    from console.store.demo_world import DEMO_DISPLAY_NAMES, build_demo_world, demo_users
+    from console.store.demo_world import build_demo_world, demo_accounts
 
     started = time.perf_counter()
     try:
@@ -53,23 +51,14 @@ def run(args: argparse.Namespace) -> int:
         store.save_world(world)
         seed_demo_supervision(store, world, args.seed)
         added, kept = [], []
-        centre_org = world.meta["centre_org_id"]  # the bureau whose users have no org
-        for username, password, role, org_id in demo_users(world):
-            if store.get_user(username) is not None:
+        for user in demo_accounts(world):
+            if store.get_user(user.username) is not None:
                 if not args.force:
-                    kept.append(username)
+                    kept.append(user.username)
                     continue
-                store.delete_user(username)
-            store.add_user(
-                User(
-                    username,
-                    DEMO_DISPLAY_NAMES.get(username, username),
-                    role,
-                    org_id or centre_org,
-                    hash_password(password),
-                )
-            )
-            added.append(username)
+                store.delete_user(user.username)
+            store.add_user(user)
+            added.append(user.username)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -63,8 +63,10 @@ from console.core.model import (
     PermitLimit,
     Role,
     Squad,
+    User,
     World,
 )
+from console.core.passwords import hash_password
 from console.store.demoworld import words
 
 DEMO_PASSWORD: Final = "demo1234"
@@ -935,6 +937,17 @@ def demo_users(world: World) -> list[tuple[str, str, Role, str | None]]:
         (name, password, role, first_bureau if name == "county" else org)
         for name, password, role, org in DEMO_USERS
     ]
+
+
+def demo_accounts(world: World) -> list[User]:
+    """The demo users of ``world`` as ``seed`` stores them: Chinese display names, password
+    hashes, and users of no particular bureau in the centre's (``meta["centre_org_id"]``)."""
+    centre = str(world.meta["centre_org_id"])
+    return [
+        User(username, DEMO_DISPLAY_NAMES.get(username, username), role, org_id or centre,
+             hash_password(password))
+        for username, password, role, org_id in demo_users(world)
+    ]  # fmt: skip
 
 
 def jurisdiction_outline(world: World) -> BaseGeometry:

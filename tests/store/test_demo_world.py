@@ -16,9 +16,11 @@ from shapely.geometry import Point, shape
 
 from console.core.geo import PRECISION_DEG, Datum, convert, gk_zone_epsg
 from console.core.model import OfficerRole, OrgLevel, OutletKind, Role, World
+from console.core.passwords import verify_password
 from console.store.demo_world import (
     DEMO_USERS,
     build_demo_world,
+    demo_accounts,
     demo_users,
     jurisdiction_outline,
     list_areas,
@@ -259,3 +261,8 @@ def test_demo_users(demo_world: World, county_world: World) -> None:
     assert demo_users(demo_world) == DEMO_USERS
     assert all(org is None or org in orgs for *_, org in DEMO_USERS)
     assert demo_users(county_world)[-1][3] == "org-331002"
+    accounts = {user.username: user for user in demo_accounts(county_world)}
+    assert accounts["dispatcher"].display_name == "王敏"
+    assert accounts["county"].org_id == "org-331002"
+    assert accounts["leader"].org_id == county_world.meta["centre_org_id"]
+    assert verify_password("demo1234", accounts["admin"].password_hash)

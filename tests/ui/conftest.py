@@ -17,10 +17,9 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
-from console.core.model import User, World
-from console.core.passwords import hash_password
+from console.core.model import World
 from console.store import Store
-from console.store.demo_world import build_demo_world, demo_users
+from console.store.demo_world import build_demo_world, demo_accounts
 
 
 def _active_timers() -> set[int]:
@@ -71,20 +70,8 @@ def seed_file(path: Path, world: World) -> Path:
     store = Store.open(f"sqlite:///{path}")
     try:
         store.save_world(world)
-        default_org = next(
-            (o.id for o in world.organisations if o.adcode == world.city_adcode),
-            world.districts[0].org_id,
-        )
-        for username, password, role, org_id in demo_users(world):
-            store.add_user(
-                User(
-                    username=username,
-                    display_name=username.capitalize(),
-                    role=role,
-                    org_id=org_id or default_org,
-                    password_hash=hash_password(password),
-                )
-            )
+        for user in demo_accounts(world):
+            store.add_user(user)
     finally:
         store.close()
     return path

@@ -69,7 +69,7 @@ def test_gui_command_logs_in_from_stdin_and_opens_the_window(
     QTimer.singleShot(50, close_when_ready)
     args = ["gui", "--db", db_url, "--user", "county", "--password-stdin", "--lang", "en"]
     assert main(args) == 0
-    assert seen == ["County (Dispatcher)"]
+    assert seen == ["周强 (Dispatcher)"]  # the demo display name, the role in English
 
 
 def test_gui_command_refuses_db_with_a_remote_hub(capsys: pytest.CaptureFixture[str]) -> None:
