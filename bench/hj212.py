@@ -12,8 +12,9 @@ receipt -> console event latency of every packet the events carry. Ingest
 rate counts packets whose 9014 came back (the hub replies only after the batch is stored).
 Each engine runs with ``--workers`` HJ 212 ingest worker processes (default one per core, as
 ``python -m console hub``) and, as the baseline, with the hub receiving in its own process.
-CPU seconds of the hub, its workers and the station process are printed with every run: on
-this shared machine they say more than the wall clock.
+CPU seconds of the hub, its workers, the station process and (PostgreSQL) the database server
+with its backends are printed with every run: on this shared machine they say more than the
+wall clock.
 
 Prints figures (JSON lines for the end-to-end runs), then ``hj212: N packets/s decode`` last.
 """
@@ -262,17 +263,40 @@ def _stations_process(out: Any, *args: Any) -> None:
     out.send(asyncio.run(_play_stations(*args)))
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of another process (Linux /proc)."""
+def _cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of another process (Linux /proc); with ``children``, also that of its
+    children, living and ended (a database server and its backends)."""
+    ticks = 0
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks += int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # children that ended and were waited for
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    child = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(child[1]) == pid:
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _ingest(
-    url: str, stations: int, per_station: int, interval: float, workers: int
+    url: str,
+    stations: int,
+    per_station: int,
+    interval: float,
+    workers: int,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
-    """The hub (and its ingest workers) here; stations and the console in another process."""
+    """The hub (and its ingest workers) here; stations and the console in another process.
+
+    ``server_pid``: the database server, whose CPU is then reported too (it shares the cores).
+    """
     config = HubConfig(
         db_url=url,
         port=0,
@@ -292,6 +316,7 @@ async def _ingest(
         )
         cpu_before = time.process_time()
         workers_before = sum(map(_cpu_seconds, worker_pids))
+        server_before = 0.0 if server_pid is None else _cpu_seconds(server_pid, children=True)
         process.start()
         while not parent.poll():
             await asyncio.sleep(0.05)
@@ -302,6 +327,9 @@ async def _ingest(
         workers_cpu = sum(map(_cpu_seconds, worker_pids)) - workers_before
         figures["hub_cpu_s"] = round(hub_cpu, 3)
         figures["workers_cpu_s"] = round(workers_cpu, 3)
+        if server_pid is not None:
+            server_cpu = _cpu_seconds(server_pid, children=True) - server_before
+            figures["db_server_cpu_s"] = round(server_cpu, 3)
         hub_cpu += workers_cpu
         figures["packets_per_hub_cpu_s"] = round(figures["packets"] / hub_cpu) if hub_cpu else None
         process.join()
@@ -333,14 +361,16 @@ def end_to_end(stations: int, per_station: int, interval: float, workers: int, b
     median of each set-up.
     """
     setups = [0, workers] if workers else [0]
-    with tempfile.TemporaryDirectory() as folder, ThrowawayPostgres(database="bench") as pg_url:
+    pg = ThrowawayPostgres(database="bench")
+    with tempfile.TemporaryDirectory() as folder, pg as pg_url:
         sqlite_url = f"sqlite:///{folder}/bench.sqlite3"
         for engine, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
+            server = pg.server_pid if engine == "postgresql" else None
             seed(url, stations)
             rates: dict[int, list[int]] = {count: [] for count in setups}
             runs = [("burst", 0.0, count) for _ in range(bursts) for count in setups]
             for mode, pause, count in [*runs, ("steady", interval, workers)]:
-                figures = asyncio.run(_ingest(url, stations, per_station, pause, count))
+                figures = asyncio.run(_ingest(url, stations, per_station, pause, count, server))
                 record = {"e2e": engine, "mode": mode, "workers": count, "stations": stations}
                 if pause:
                     record["interval_s"] = pause

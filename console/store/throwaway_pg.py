@@ -158,6 +158,12 @@ class ThrowawayPostgres:
         """SQLAlchemy URL of the main database."""
         return self.url_for(self.database)
 
+    @property
+    def server_pid(self) -> int:
+        """Process id of the server (its backends are its children), e.g. to read its CPU."""
+        self._require_running()
+        return int((self._data_dir / "postmaster.pid").read_text().split()[0])
+
     def url_for(self, database: str) -> str:
         self._require_running()
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"

@@ -16,6 +16,10 @@ def test_databases_have_postgis(pg_server: ThrowawayPostgres, pg_url: str) -> No
     conninfo = f"host=127.0.0.1 port={pg_server.port} user=postgres dbname={pg_url.rsplit('/')[-1]}"
     with psycopg.connect(conninfo) as conn:
         row = conn.execute("SELECT postgis_lib_version(), current_setting('fsync')").fetchone()
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert backend is not None
+        with open(f"/proc/{backend[0]}/stat") as stat:  # the backend is the server's child
+            assert int(stat.read().rpartition(")")[2].split()[1]) == pg_server.server_pid
     assert row is not None
     assert row[0].startswith("3.")
     assert row[1] == "off"  # a throwaway server trades durability for speed
