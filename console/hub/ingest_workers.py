@@ -51,6 +51,7 @@ from console.monitoring.receiver import (
     ReceiverStats,
     StationInfo,
     StationReceiver,
+    reading_values,
 )
 from console.store.engine import make_engine, normalise_url
 from console.store.timeseries import TimeSeriesStore
@@ -65,12 +66,11 @@ PackedReading = tuple[str, str, datetime, datetime, dict[str, ReadingValues]]
 
 def pack_batch(batch: Sequence[ReceivedPacket]) -> list[PackedReading]:
     """Each packet's :class:`Reading` as a plain tuple: the hub rebuilds no packet."""
-    packed = []
-    for item in batch:
-        reading = item.reading()
-        packed.append((item.station.mn, reading.cn, reading.data_time, reading.received_at,
-                       reading.values))  # fmt: skip
-    return packed
+    return [
+        (item.station.mn, item.packet.cn, item.data_time, item.received_at,
+         reading_values(item.packet))
+        for item in batch
+    ]  # fmt: skip
 
 
 def unpack_batch(

@@ -62,6 +62,7 @@ __all__ = [
     "cached_isoformat",
     "format_hj212_time",
     "parse_hj212_time",
+    "reading_values",
     "stations_from_world",
 ]
 
@@ -167,20 +168,7 @@ class ReceivedPacket:
 
     def reading(self) -> Reading:
         """The values the consoles and the alarm engine use."""
-        main = "Rtd" if self.packet.cn == "2011" else "Avg"
-        zs_main = "Zs" + main
-        values: dict[str, ReadingValues] = {}
-        for code, fields in self.packet.values.items():
-            value = fields.get(main)
-            zs = fields.get(zs_main)
-            cou = fields.get("Cou")
-            flag = fields.get("Flag")
-            values[code] = {
-                "value": value if isinstance(value, float) else None,
-                "flag": flag if isinstance(flag, str) else None,
-                "zs": zs if isinstance(zs, float) else None,
-                "cou": cou if isinstance(cou, float) else None,
-            }
+        values = reading_values(self.packet)
         return Reading(self.station, self.packet.cn, self.data_time, self.received_at, values)
 
     def to_event(self) -> dict[str, Any]:
@@ -191,6 +179,25 @@ class ReceivedPacket:
 ReadingValues = dict[str, float | str | None]
 """``value`` (Rtd of real-time data, Avg of aggregates), ``flag``, ``zs`` (the O2-converted
 value) and ``cou`` (discharge) of one code; None where the packet has none."""
+
+
+def reading_values(packet: Packet) -> dict[str, ReadingValues]:
+    """Per code, the :data:`ReadingValues` of a packet.
+
+    Taken as they are: the codec gives every measured suffix (Rtd, Avg, ZsRtd, Cou …) as a
+    float and a Flag as text. Built once per accepted packet, so kept to one dict display per
+    code (checking each value's type cost ingest workers a tenth of their time per packet).
+    """
+    main, zs_main = ("Rtd", "ZsRtd") if packet.cn == "2011" else ("Avg", "ZsAvg")
+    return {
+        code: {
+            "value": fields.get(main),
+            "flag": fields.get("Flag"),
+            "zs": fields.get(zs_main),
+            "cou": fields.get("Cou"),
+        }
+        for code, fields in packet.values.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
