@@ -151,6 +151,7 @@ def test_realtime_values_survive_the_move_to_one_row_per_packet(store_url: str) 
     rows = [
         ("o-1", at, "w01018", 231.5, "N", None, None),
         ("o-1", at, "w21003", 0.25, "D", None, 1.5e-05),
+        ("o-1", at, "w00000", 6.750591392526425, "N", None, 1234567.891),  # 16 digits
         ("o-1", at.replace(minute=1), "a21026", 40.0, None, 52.125, None),
         ("o-2", at, "w01018", None, "B", None, None),
     ]
@@ -186,6 +187,7 @@ def test_realtime_values_survive_the_move_to_one_row_per_packet(store_url: str) 
         assert one["w21003"]["v"] == [0.25]
         assert one["w21003"]["flag"] == ["D"]
         assert one["a21026"]["v"] == [40.0]
+        assert one["w00000"]["v"] == [6.750591392526425]  # exactly
         assert series.series("o-2", "2011", at)["w01018"] == {
             "t": [at.timestamp()], "v": [None], "flag": ["B"]
         }  # fmt: skip

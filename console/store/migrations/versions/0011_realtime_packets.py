@@ -6,9 +6,10 @@ Create Date: 2026-11-29
 
 Stored rows are converted in SQL: each (outlet, time) becomes one row whose text lists its
 codes' ``Rtd``, ``Flag``, ``ZsRtd`` and ``Cou`` (``w01018-Rtd=231.0,w01018-Flag=N;…``), with
-the earliest receipt time. Numbers are written as the engine prints them (SQLite keeps 15
-significant digits). On PostgreSQL the monthly partitions are rebuilt month by month. The
-downgrade parses the texts with the HJ 212 codec, in batches.
+the earliest receipt time. Numbers are written so that they read back exactly (PostgreSQL
+prints the shortest such text; SQLite 15 significant digits, or 17 where 15 would round). On
+PostgreSQL the monthly partitions are rebuilt month by month. The downgrade parses the texts
+with the HJ 212 codec, in batches.
 """
 
 from __future__ import annotations
@@ -97,6 +98,18 @@ def _partitions(months: list[str]) -> None:
         )
 
 
+def _sqlite_text(column: str) -> str:
+    """A column as text that reads back to the same value: SQLite prints a REAL with 15
+    significant digits, so a number that needs more is printed with 17."""
+    if column == "flag":
+        return column
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL "
+        f"WHEN CAST(CAST({column} AS TEXT) AS REAL) = {column} THEN CAST({column} AS TEXT) "
+        f"ELSE printf('%!.17g', {column}) END"
+    )
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     months = _set_aside()
@@ -113,7 +126,8 @@ def upgrade() -> None:
         )
     else:
         item = " || ".join(
-            f"COALESCE(code || '-{name}=' || {column} || ',', '')" for name, column in fields
+            f"COALESCE(code || '-{name}=' || {_sqlite_text(column)} || ',', '')"
+            for name, column in fields
         )
         op.execute(
             f"INSERT INTO {TABLE} (outlet_id, data_time, received_at, cp) "
