@@ -6,6 +6,8 @@ table, one COPY each, built as one text buffer; a batch that collides with store
 retransmission, a computed aggregate being replaced) is rolled back and written again through
 staging temp tables (created once per connection, ``ON COMMIT DELETE ROWS``) with
 ``INSERT … SELECT … ON CONFLICT``, so a retransmitted packet is a no-op on both engines.
+A real-time upload is one row holding its CP text (read back with the codec); another packet
+of the same outlet and time is merged into it, on both engines and within a batch too.
 Monthly partitions on PostgreSQL are created on demand before a batch needs them, and
 retention drops whole partitions there instead of deleting rows.
 """
