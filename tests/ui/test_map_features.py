@@ -513,10 +513,20 @@ def test_district_values_colour_the_districts_and_survive_a_redraw(view: MapView
     )
     assert darkest != lightest
     assert plain not in (darkest, lightest)
-    assert query(view, "choropleth_legend").startswith("未结案件")
+    assert query(view, "choropleth_legend") == "未结案件0–12–345–67–8"  # 0–1, 2–3, 4, 5–6, 7–8
     view.set_snapshot(make_snapshot())  # a new snapshot redraws the world: colours stay
     drawn(view)
     assert query(view, "district_fill", "331002") == darkest
+    # Few counts: a row per count that can occur, no "0–0"; all zero: one row.
+    view.set_district_values("未结案件", {"331002": 2, "331003": 0})
+    drawn(view)
+    assert query(view, "choropleth_legend") == "未结案件012"
+    view.set_district_values("未结案件", {"331002": 0, "331003": 0})
+    drawn(view)
+    assert query(view, "choropleth_legend") == "未结案件0"
+    view.set_district_values("传输率", {"331002": 0.5, "331003": 0.25})  # not counts
+    drawn(view)
+    assert query(view, "choropleth_legend") == "传输率0–0.10.1–0.20.2–0.30.3–0.40.4–0.5"
     view.set_district_values("", {})
     drawn(view)
     assert query(view, "district_fill", "331002") == plain

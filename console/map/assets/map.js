@@ -626,6 +626,24 @@
     return Math.min(CHOROPLETH.length - 1, Math.floor((value / max) * CHOROPLETH.length));
   }
 
+  // [class, label] of each legend row. Counts get whole-number ranges, and classes no count
+  // can fall in are left out (with at most 4 open cases, "0–0", "0–1", "1–1" … said nothing);
+  // all zero is one row, "0".
+  function choroplethLabels(values, max) {
+    if (!(max > 0)) { return [[0, "0"]]; }
+    var integral = Object.keys(values).every(function (k) { return Number.isInteger(Number(values[k])); });
+    var n = CHOROPLETH.length, rows = [];
+    var fmt = function (x) { return String(Math.round(x * 10) / 10); };
+    for (var i = 0; i < n; i++) {
+      var lo = (max * i) / n, hi = (max * (i + 1)) / n;
+      if (!integral) { rows.push([i, fmt(lo) + "–" + fmt(hi)]); continue; }
+      var first = Math.ceil(lo - 1e-9), last = i === n - 1 ? max : Math.ceil(hi - 1e-9) - 1;
+      if (first > last) { continue; }
+      rows.push([i, first === last ? String(first) : first + "–" + last]);
+    }
+    return rows;
+  }
+
   function applyDistrictValues() {
     var dv = state.districtValues, values = (dv && dv.values) || {};
     var max = 0;
@@ -643,10 +661,9 @@
     state.choroplethLegend.onAdd = function () {
       var div = L.DomUtil.create("div", "cm-legend cm-choropleth-legend");
       var rows = ["<b>" + escapeHtml(dv.title || "") + "</b>"];
-      for (var i = 0; i < (max > 0 ? CHOROPLETH.length : 1); i++) {
-        var lo = Math.round((max * i) / CHOROPLETH.length), hi = Math.round((max * (i + 1)) / CHOROPLETH.length);
-        rows.push("<div><i style=\"background:" + CHOROPLETH[i] + "\"></i>" + lo + "–" + hi + "</div>");
-      }
+      choroplethLabels(values, max).forEach(function (entry) {
+        rows.push("<div><i style=\"background:" + CHOROPLETH[entry[0]] + "\"></i>" + entry[1] + "</div>");
+      });
       div.innerHTML = rows.join("");
       return div;
     };
