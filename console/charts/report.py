@@ -70,11 +70,10 @@ def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> s
     generated = local_time_text(figures.get("generated_at"))
     headers = district_headers()
     rows = "".join(
-        "<tr>"
+        f"<tr><td>{_e(d['name'])}</td>"
         + "".join(
-            f"<td>{_e(cell)}</td>"
+            f"<td align='right'>{_e(cell)}</td>"  # figures line up on their last digit
             for cell in (
-                d["name"],
                 d["complaints_received"],
                 d["complaints_closed"],
                 d["open"],
@@ -89,7 +88,8 @@ def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> s
         for d in figures.get("districts", [])
     )
     ranking = "".join(
-        f"<tr><td>{index}</td><td>{_e(e['name'])}</td><td>{float(e['score']):.0f}</td></tr>"
+        f"<tr><td align='right'>{index}</td><td>{_e(e['name'])}</td>"
+        f"<td align='right'>{float(e['score']):.0f}</td></tr>"
         for index, e in enumerate(figures.get("enterprise_ranking", [])[:10], start=1)
     )
     parts = [
@@ -107,12 +107,15 @@ def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> s
             f"<h2>{_e(tr('Trends and categories'))}</h2>",
             f"<p><img src='{CHART_RESOURCE}' width='640'></p>",
         ]
-    parts += [
-        f"<h2>{_e(tr('Enterprise authenticity ranking'))}</h2>",
-        "<table border='1' cellspacing='0' cellpadding='4'><tr>"
-        + f"<th>{_e(tr('Rank'))}</th><th>{_e(tr('Enterprise'))}</th>"
-        + f"<th>{_e(tr('Score'))}</th></tr>{ranking}</table>",
-    ]
+    parts.append(f"<h2>{_e(tr('Enterprise authenticity ranking'))}</h2>")
+    if ranking:
+        parts.append(
+            "<table border='1' cellspacing='0' cellpadding='4'><tr>"
+            + f"<th>{_e(tr('Rank'))}</th><th>{_e(tr('Enterprise'))}</th>"
+            + f"<th>{_e(tr('Score'))}</th></tr>{ranking}</table>"
+        )
+    else:  # a table of headings alone read like a printing fault
+        parts.append(f"<p>{_e(tr('No enterprise has an authenticity score for this period.'))}</p>")
     return "\n".join(parts)
 
 

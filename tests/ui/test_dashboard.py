@@ -154,6 +154,10 @@ def test_dashboard_shows_the_hubs_figures_and_exports_them(
     assert "执法监管报告" in text
     assert "各区信访与案件情况" in text
     assert "企业数据真实性排名" in text
+    if reply["enterprise_ranking"]:
+        assert reply["enterprise_ranking"][0]["name"] in text
+    else:  # said in words, not as a table of headings alone
+        assert "本期没有企业的数据真实性评分" in text
     assert reply["districts"][0]["name"] in text
     fonts = subprocess.run(
         ["pdffonts", str(pdf)], check=True, capture_output=True, text=True
