@@ -184,20 +184,12 @@ class TimeSeriesStore:
         rt_rows: list[tuple[str, datetime, datetime, str]] = []
         agg_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         hourly_keys: set[tuple[str, str, int]] = set()
-        rt_packets: set[tuple[str, datetime]] = set()
-        repeated = False
-        """Two packets of one outlet and time in the batch (PostgreSQL writes them in rounds)."""
         for item in items:
             packet = item.packet
             cn = packet.cn
             outlet: str = item.station.outlet_id
             if cn == "2011":
-                moment = item.data_time
-                key = (outlet, moment)
-                if key in rt_packets:
-                    repeated = True
-                rt_packets.add(key)
-                rt_rows.append((outlet, moment, item.received_at, packet_cp(packet)))
+                rt_rows.append((outlet, item.data_time, item.received_at, packet_cp(packet)))
             elif cn in AGGREGATE_TABLES:
                 for agg in as_sent(item):
                     agg_rows[cn].append(_aggregate_row(outlet, agg, item.received_at))
@@ -215,7 +207,9 @@ class TimeSeriesStore:
                 f"{cached_isoformat(received)}\t{cp.translate(_COPY_ESCAPES)}\n"
                 for outlet, moment, received, cp in rt_rows
             ]
-            rounds = _rounds(lines, [row[:2] for row in rt_rows]) if repeated else ["".join(lines)]
+            keys = [row[:2] for row in rt_rows]
+            # Two packets of one outlet and time in the batch: written in rounds of distinct keys.
+            rounds = _rounds(lines, keys) if len(set(keys)) < len(keys) else ["".join(lines)]
             self._insert_postgresql([text for text in rounds if text], agg_rows)
         else:  # row by row: a later packet of a time in the batch merges like a stored one
             self._insert_sqlite(
