@@ -53,7 +53,13 @@ from console.hub.client import HubClient
 from console.hub.monitoring_service import MonitoringConfig
 from console.hub.server import Hub, tune_gc_for_serving
 from console.hub.state import HubConfig
-from console.monitoring.hj212 import FrameScanner, decode, encode_packet
+from console.monitoring.hj212 import (
+    SPEEDUPS,
+    FrameScanner,
+    decode,
+    encode_packet,
+    without_speedups,
+)
 from console.monitoring.receiver import ReceiverConfig, format_hj212_time
 from console.store import Store
 from console.store.throwaway_pg import ThrowawayPostgres
@@ -420,8 +426,13 @@ def main() -> None:
         end_to_end(args.stations, args.per_station, args.interval, args.workers, args.bursts)
     frames = make_mix(args.packets, stations=args.mix_stations)
     mean_bytes = sum(map(len, frames)) / len(frames)
+    worst_mix = make_mix(args.packets, stations=None)
+    # The baseline first, in the same run: the codec's pure-Python code.
+    with without_speedups():
+        python_rate = decode_rate(frames, args.rounds)
+        python_worst = decode_rate(worst_mix, args.rounds)
     rate = decode_rate(frames, args.rounds)
-    worst = decode_rate(make_mix(args.packets, stations=None), args.rounds)
+    worst = decode_rate(worst_mix, args.rounds)
     stream = b"".join(frames)
     chunks = [stream[i : i + 1460] for i in range(0, len(stream), 1460)]  # TCP segments
     started = time.perf_counter()
@@ -432,8 +443,16 @@ def main() -> None:
         f"packets: {len(frames)} from {args.mix_stations} stations  mean frame: "
         f"{mean_bytes:.0f} bytes  best of {args.rounds}  load {os.getloadavg()[0]:.2f}"
     )
-    print(f"decode: {1e6 / rate:.2f} us/packet, {rate * mean_bytes / 1e6:.1f} MB/s")
-    print(f"decode, every packet a new code set and order: {1e6 / worst:.2f} us/packet")
+    codec = "C speed-ups" if SPEEDUPS is not None else "pure Python (speed-ups not built)"
+    print(f"decode, pure Python: {1e6 / python_rate:.2f} µs/packet ({python_rate:,.0f} packets/s)")
+    print(
+        f"decode, pure Python, every packet a new code set and order: {1e6 / python_worst:.2f} us"
+    )
+    print(
+        f"decode, {codec}: {1e6 / rate:.2f} us/packet ({rate:,.0f} packets/s), "
+        f"{rate * mean_bytes / 1e6:.1f} MB/s"
+    )
+    print(f"decode, {codec}, every packet a new code set and order: {1e6 / worst:.2f} us")
     print(f"scan: {scan_rate:,.0f} frames/s from 1460-byte chunks")
     print(f"hj212: {rate:.0f} packets/s decode")
 

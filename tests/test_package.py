@@ -71,6 +71,7 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path: Path, isolated_home: P
     assert run.returncode == 0, run.stdout + run.stderr[-4000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["ok"] is True
+    assert result["hj212_speedups"] is True, "the codec's C speed-ups are missing from the bundle"
     assert result["hub"].startswith("ws://127.0.0.1:")
     assert result["map_rendered_ms"] > 0
     assert result["world"]["districts"] == 1

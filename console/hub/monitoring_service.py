@@ -28,6 +28,7 @@ from console.hub.ingest_workers import IngestWorkerPool
 from console.hub.state import DbRunner, HubState, PeriodicJob
 from console.monitoring.aggregate import HOUR, MINUTE
 from console.monitoring.alarms import AlarmConfig, AlarmEngine, AlarmEvent
+from console.monitoring.hj212 import SPEEDUPS
 from console.monitoring.receiver import (
     CHINA_TZ,
     ClockDrift,
@@ -200,6 +201,11 @@ class MonitoringService:
         for job in service._jobs:
             job.start()
         log.info("HJ 212 receiver on %s:%d", config.host, service.port)
+        if SPEEDUPS is None:
+            log.warning(
+                "HJ 212 codec without its C speed-ups (not built: no C compiler at install); "
+                "decoding takes two to three times the CPU"
+            )
         return service
 
     @property

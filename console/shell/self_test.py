@@ -28,6 +28,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from console.core.paths import HOME_ENV
+from console.monitoring.hj212 import SPEEDUPS
 from console.shell.hub_link import HubLink
 from console.shell.i18n import install_qt_translator, set_language
 from console.shell.session import Session
@@ -93,7 +94,8 @@ def run_self_test(start_console: StartConsole, version: str) -> dict[str, Any]:
     """Run the whole check; returns the JSON summary (``ok`` false with ``error`` on failure)."""
     started = time.monotonic()
     deadline = started + TIMEOUT_S
-    result: dict[str, Any] = {"ok": False, "version": version}
+    # The codec's C speed-ups made it into this installation or bundle (else 2-3x slower).
+    result: dict[str, Any] = {"ok": False, "version": version, "hj212_speedups": bool(SPEEDUPS)}
     with tempfile.TemporaryDirectory(prefix="console-self-test-") as home:
         previous_home = os.environ.get(HOME_ENV)
         os.environ[HOME_ENV] = home

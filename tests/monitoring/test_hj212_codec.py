@@ -23,6 +23,8 @@ from console.monitoring.hj212 import (
 )
 from tests.monitoring.hj212_helpers import STANDARD_EXAMPLE, bitwise_crc, bitwise_modbus, handmade
 
+pytestmark = pytest.mark.usefixtures("codec_implementation")
+
 MN = "010000A8900016F000169DC0"
 QN = "20160801085857223"
 
@@ -286,8 +288,8 @@ def test_encoder_writes_plain_decimals() -> None:
     assert decode(frame_segment(segment)).values == {"w01018": {"Rtd": 1e-7, "Max": 2e20}}
 
 
-def _repeat_shape_segment(cod: str, flag: str, interval: str, code_twice: str) -> str:
-    """One station's upload shape: params, DataTime, values, and a code repeated later on."""
+def _upload_segment(cod: str, flag: str, interval: str, code_twice: str) -> str:
+    """One station's upload: params, DataTime, values, and a code repeated later on."""
     return (
         f"QN={QN};ST=32;CN=2011;PW=123456;MN={MN};Flag=4;CP=&&RtdInterval={interval};"
         f"DataTime=20160801085857;w01018-Rtd={cod},w01018-Flag={flag};"
@@ -295,12 +297,12 @@ def _repeat_shape_segment(cod: str, flag: str, interval: str, code_twice: str) -
     )
 
 
-def test_repeated_shape_decodes_like_the_first_packet() -> None:
-    """From the second packet of a key sequence on, values are placed by a cached shape."""
+def test_repeated_uploads_decode_like_the_first() -> None:
+    """The key cache (Python's and the C speed-ups') changes nothing from one packet to the next."""
     cases = [("231.5", "N", "30", "2"), ("0", "M", "30.5", "-7.25"), ("12", "D", "60", "1e2")]
-    for _ in range(3):  # first sighting, second (shape built), then the shape path
+    for _ in range(3):
         for cod, flag, interval, zs in cases:
-            packet = decode(handmade(_repeat_shape_segment(cod, flag, interval, zs)))
+            packet = decode(handmade(_upload_segment(cod, flag, interval, zs)))
             assert packet.values == {
                 "w01018": {"Rtd": float(cod), "Flag": flag, "ZsRtd": float(zs)},
                 "w21003": {"Rtd": 1.5, "Flag": "N"},
@@ -313,16 +315,16 @@ def test_repeated_shape_decodes_like_the_first_packet() -> None:
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "abc", "1x"])
-def test_repeated_shape_still_rejects_bad_numbers(bad: str) -> None:
+def test_repeated_uploads_still_reject_bad_numbers(bad: str) -> None:
     for _ in range(3):
-        decode(handmade(_repeat_shape_segment("1", "N", "30", "2")))
+        decode(handmade(_upload_segment("1", "N", "30", "2")))
     with pytest.raises(HJ212Error) as error:
-        decode(handmade(_repeat_shape_segment(bad, "N", "30", "2")))
+        decode(handmade(_upload_segment(bad, "N", "30", "2")))
     assert error.value.kind is ErrorKind.FIELD
     assert "w01018-Rtd" in error.value.detail
 
 
-def test_later_duplicate_key_wins_on_the_shape_path_too() -> None:
+def test_later_duplicate_key_wins() -> None:
     segment = (
         f"QN={QN};ST=32;CN=2011;PW=123456;MN={MN};Flag=4;CP=&&"
         "w01018-Rtd={a},w01018-Rtd={b};w01018-Flag=N&&"

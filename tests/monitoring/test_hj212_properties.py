@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from console.monitoring.hj212 import (
     packet_cp,
 )
 from tests.monitoring.hj212_helpers import STANDARD_EXAMPLE, bitwise_crc
+
+pytestmark = pytest.mark.usefixtures("codec_implementation")
 
 _SAFE = st.text(
     alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters=";,=&-"),

@@ -3,6 +3,7 @@
 ``decode`` turns one frame into a :class:`Packet` or raises :class:`HJ212Error`;
 ``FrameScanner`` cuts frames out of a TCP stream; ``Reassembler`` joins split packets;
 ``encode_packet`` and the reply helpers build frames for simulators and the hub's answers.
+``SPEEDUPS`` is the optional C extension (``_speedups.c``) the codec uses where it was built.
 """
 
 from console.monitoring.hj212.codec import (
@@ -25,11 +26,19 @@ from console.monitoring.hj212.codec import (
     packet_cp,
     packet_to_dict,
     request_reply,
+    without_speedups,
 )
-from console.monitoring.hj212.crc import crc16_hj212, crc16_hj212_reference, crc16_modbus
+from console.monitoring.hj212.crc import (
+    SPEEDUPS,
+    crc16_hj212,
+    crc16_hj212_python,
+    crc16_hj212_reference,
+    crc16_modbus,
+)
 from console.monitoring.hj212.stream import FrameScanner, PartialPacket, Reassembler
 
 __all__ = [
+    "SPEEDUPS",
     "STANDARD_MAX_LENGTH",
     "DecodeOptions",
     "ErrorKind",
@@ -40,6 +49,7 @@ __all__ = [
     "Reassembler",
     "Value",
     "crc16_hj212",
+    "crc16_hj212_python",
     "crc16_hj212_reference",
     "crc16_modbus",
     "data_reply",
@@ -55,4 +65,5 @@ __all__ = [
     "packet_cp",
     "packet_to_dict",
     "request_reply",
+    "without_speedups",
 ]

@@ -8,16 +8,22 @@ error kind and carries on. Numbers are parsed as numbers, codes are kept as sent
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from console.monitoring.hj212.crc import crc16_hj212, crc16_modbus
+from console.monitoring.hj212.crc import (
+    SPEEDUPS,
+    crc16_hj212,
+    crc16_hj212_python,
+    crc16_modbus,
+)
 
 __all__ = [
     "STANDARD_MAX_LENGTH",
@@ -36,6 +42,7 @@ __all__ = [
     "notify_reply",
     "packet_to_dict",
     "request_reply",
+    "without_speedups",
 ]
 
 STANDARD_MAX_LENGTH = 1024
@@ -296,73 +303,47 @@ def _small_int(header: dict[str, str], key: str, maximum: int) -> int | None:
 def _decode_cp(cp: str, packet: Packet) -> None:
     """Fill values, params and data_time from the CP body (between the ``&&``).
 
-    A station repeats the same keys and separators in the same order in every upload: from the
-    second packet of such a sequence on, the station's :class:`_Shape` takes the values out with
-    one regular-expression match and places them with generated code. Otherwise
-    :func:`_decode_cp_split` does; the general parser words the errors.
+    The common form (``key=value`` sub-items, no PolId groups, no empty items, plain numbers)
+    is taken apart in one call of the C speed-ups where they are built, else by
+    :func:`_decode_cp_split`; anything else, and every error, goes through the general parser,
+    which words the errors.
     """
     if not cp:
         return
-    station = (packet.mn, packet.cn)
-    shape = _BY_STATION.get(station)
-    if shape is not None:
-        match = shape.pattern.fullmatch(cp)
-        if match is not None:
-            try:
-                shape.fill(match.groups(), packet)
-            except ValueError:
-                _decode_cp_again(cp, packet)
-            return
-    keys = _decode_cp_split(cp, packet)
-    if keys is None:
+    split = _split_cp
+    if split is None:
+        _decode_cp_split(cp, packet)
         return
-    signature = ";".join(keys)  # one hash over the keys: cheaper than hashing a tuple of them
-    if signature in _SEEN:
-        if len(_BY_STATION) >= _SHAPE_CACHE_SIZE:
-            _BY_STATION.clear()  # a flood of one-off stations must not grow the hub unbounded
-        _BY_STATION[station] = _shape(keys, cp)
+    found = split(cp)
+    if found is None:
+        _decode_cp_items(cp, packet)
     else:
-        if len(_SEEN) >= _SHAPE_CACHE_SIZE:
-            _SEEN.clear()
-        _SEEN.add(signature)
+        packet.values, packet.params, data_time = found
+        if data_time is not None:
+            packet.data_time = data_time
 
 
-def _decode_cp_split(cp: str, packet: Packet) -> list[str] | None:
-    """Fill the packet from a CP body; its keys if it had the common form, else None.
+def _decode_cp_split(cp: str, packet: Packet) -> None:
+    """The pure-Python common form: split in C-level string operations, placed key by key.
 
-    The common form (``key=value`` sub-items, no PolId groups, no empty items) is split in
-    three C-level string operations and placed key by key; anything else, and any error, goes
-    through the general parser.
+    The pattern check makes every sub-item one ``key=value``: counting separators alone let
+    ``a=1=b;2`` through as ``a=1, b=2``.
     """
+    if "PolId" in cp or _COMMON_CP.fullmatch(cp) is None:
+        _decode_cp_items(cp, packet)
+        return
     parts = cp.replace(",", ";").replace("=", ";").split(";")
-    # One '=' per sub-item, i.e. as many '=' as all other separators plus one.
-    if (
-        "PolId" in cp
-        or ";;" in cp
-        or cp[0] in ";,"
-        or cp[-1] in ";,"
-        or (cp.count("=") * 2 != len(parts))
-    ):
-        _decode_cp_items(cp, packet)
-        return None
-    keys = parts[0::2]
-    if "" in keys:
-        _decode_cp_items(cp, packet)
-        return None
     try:
-        _fill_by_key(keys, parts[1::2], packet)
+        _fill_by_key(parts[0::2], parts[1::2], packet)
     except ValueError:
-        _decode_cp_again(cp, packet)
-        return None
-    return keys
+        # A bad number: start over with the general parser, which words the error.
+        packet.values = {}
+        packet.params = {}
+        packet.data_time = None
+        _decode_cp_items(cp, packet)
 
 
-def _decode_cp_again(cp: str, packet: Packet) -> None:
-    """A fast path met a bad value: start over with the general parser, which words the error."""
-    packet.values = {}
-    packet.params = {}
-    packet.data_time = None
-    _decode_cp_items(cp, packet)
+_COMMON_CP = re.compile(r"[^;,=]+=[^;,=]*(?:[;,][^;,=]+=[^;,=]*)*")
 
 
 def _fill_by_key(keys: list[str], texts: list[str], packet: Packet) -> None:
@@ -393,106 +374,22 @@ def _fill_by_key(keys: list[str], texts: list[str], packet: Packet) -> None:
                 target[name] = value
         elif kind == _DATA_TIME:
             packet.data_time = value
+        elif kind == _PARAM_NUMBER:
+            if value.isdigit() and value.isascii():
+                params[name] = int(value)
+            else:
+                number = float(value)
+                if number - number:
+                    raise ValueError(value)
+                params[name] = number
         else:
-            _set_param(params, name, kind, value)
-
-
-def _set_param(params: dict[str, int | float | str], name: str, kind: int, value: str) -> None:
-    if kind == _PARAM_NUMBER:
-        if value.isdigit() and value.isascii():
-            params[name] = int(value)
-        else:
-            number = float(value)
-            if number - number:
-                raise ValueError(value)
-            params[name] = number
-    else:
-        params[name] = value
-
-
-Fill = Callable[[Sequence[str], Packet], None]
-"""Fills a packet from the values of one CP key sequence, in CP order."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Shape:
-    """One CP layout: its keys and separators as a pattern, and the code that places values."""
-
-    pattern: re.Pattern[str]
-    """The keys and separators literally, each value a group without separators."""
-    fill: Fill
-
-
-def _shape(keys: list[str], cp: str) -> _Shape:
-    """The shape of ``cp`` (whose keys are ``keys``), shared by every station that uses it."""
-    separators = [char for char in cp if char in ";,"] + [""]
-    skeleton = "".join(
-        f"{re.escape(key)}=([^;,=]*){re.escape(sep)}"
-        for key, sep in zip(keys, separators, strict=True)
-    )
-    found = _SHAPES.get(skeleton)
-    if found is None:
-        if len(_SHAPES) >= _SHAPE_CACHE_SIZE:
-            _SHAPES.clear()
-        found = _SHAPES[skeleton] = _Shape(re.compile(skeleton), _compile_fill(keys))
-    return found
-
-
-def _compile_fill(keys: list[str]) -> Fill:
-    """Generate the straight-line function that places the values of this key sequence.
-
-    A station repeats the same keys in the same order in every upload; for such a sequence the
-    generated code converts each number with one ``float`` call and builds every code's dict as
-    a literal — no loop, no per-key lookups (a fifth of the key-by-key loop's time). The source
-    holds only indices and local names: keys are passed in as a tuple, never spliced into code.
-    Later keys win over earlier equal ones, as in the key-by-key loop.
-    """
-    infos = [_KEY_CACHE.get(key) or _key_info(key) for key in keys]
-    names = tuple(dict.fromkeys(part for info in infos for part in info[:2]))
-    name_at = {name: i for i, name in enumerate(names)}
-    lines = []
-    numbers = []
-    codes: dict[str, dict[str, str]] = {}
-    for i, (code, name, kind) in enumerate(infos):
-        if kind == _VALUE_NUMBER:
-            lines.append(f"    n{i} = F(t[{i}])")
-            numbers.append(f"n{i}")
-            codes.setdefault(code, {})[name] = f"n{i}"
-        elif kind == _VALUE_TEXT:
-            codes.setdefault(code, {})[name] = f"t[{i}]"
-        elif kind == _DATA_TIME:
-            lines.append(f"    packet.data_time = t[{i}]")
-        else:
-            lines.append(f"    P(packet.params, K[{name_at[name]}], {kind}, t[{i}])")
-    if numbers:
-        lines.append(f"    s = {' + '.join(numbers)}")
-        lines.append("    if s - s:")  # a NaN or an infinity; an overflowing sum: slow path
-        lines.append("        raise ValueError('not finite')")
-    items = ", ".join(
-        f"K[{name_at[code]}]: {{"
-        + ", ".join(f"K[{name_at[name]}]: {value}" for name, value in fields.items())
-        + "}"
-        for code, fields in codes.items()
-    )
-    lines.append(f"    packet.values = {{{items}}}")
-    source = "def fill(t, packet, F=float, P=_set_param, K=K):\n" + "\n".join(lines) + "\n"
-    namespace: dict[str, Any] = {"K": names, "_set_param": _set_param}
-    exec(compile(source, "<hj212 shape>", "exec"), namespace)  # source: indices and names only
-    fill: Fill = namespace["fill"]
-    return fill
+            params[name] = value
 
 
 # What a CP key means, cached because stations repeat the same few dozen keys forever.
 _VALUE_NUMBER, _VALUE_TEXT, _DATA_TIME, _PARAM_NUMBER, _PARAM_TEXT = range(5)
 _KEY_CACHE: dict[str, tuple[str, str, int]] = {}
 _KEY_CACHE_SIZE = 20_000
-_SHAPE_CACHE_SIZE = 4096
-_SHAPES: dict[str, _Shape] = {}
-"""Pattern of a CP layout -> its shape."""
-_BY_STATION: dict[tuple[str, str], _Shape] = {}
-"""(MN, CN) -> the shape of that station's last repeated layout of that upload."""
-_SEEN: set[str] = set()
-"""CP key sequences (joined with ``;``) seen once: the second sighting builds a shape."""
 
 
 def _key_info(key: str) -> tuple[str, str, int]:
@@ -508,6 +405,30 @@ def _key_info(key: str) -> tuple[str, str, int]:
     if len(_KEY_CACHE) < _KEY_CACHE_SIZE:
         _KEY_CACHE[key] = info
     return info
+
+
+CpParts = tuple[dict[str, dict[str, Value]], dict[str, int | float | str], str | None]
+"""(values, params, data_time) of a CP body, as the C speed-ups return them."""
+_split_cp: Callable[[str], CpParts | None] | None = None
+if SPEEDUPS is not None:
+    SPEEDUPS.configure(_NUMERIC_SUFFIXES, _NUMERIC_PARAMS)
+    _split_cp = SPEEDUPS.split_cp
+
+
+@contextlib.contextmanager
+def without_speedups() -> Iterator[None]:
+    """Decode with the pure-Python code only, as where the C speed-ups were not built.
+
+    For the tests (which compare the two) and the benchmark (which measures both); it changes
+    the codec for every thread while it lasts.
+    """
+    global _split_cp, crc16_hj212
+    saved = _split_cp, crc16_hj212
+    _split_cp, crc16_hj212 = None, crc16_hj212_python
+    try:
+        yield
+    finally:
+        _split_cp, crc16_hj212 = saved
 
 
 def _decode_cp_items(cp: str, packet: Packet) -> None:
@@ -543,11 +464,18 @@ def _decode_cp_items(cp: str, packet: Packet) -> None:
                 if group is None:
                     group = values[value] = {}
             elif key in _NUMERIC_PARAMS:
-                params[key] = (
-                    int(value) if value.isdigit() and value.isascii() else _number(key, value)
-                )
+                params[key] = _quantity(key, value)
             else:
                 params[key] = value
+
+
+def _quantity(key: str, text: str) -> int | float:
+    """A count or interval parameter: an integer as written, else a number."""
+    if not (text.isdigit() and text.isascii()):
+        return _number(key, text)
+    if len(text) > 64:  # int() refuses more than 4,300 digits; no count has more than a few
+        raise HJ212Error(ErrorKind.FIELD, f"{key}={text[:20]}… is not a count")
+    return int(text)
 
 
 def _number(key: str, text: str) -> float:
@@ -641,12 +569,11 @@ def packet_cp(packet: Packet) -> str:
 def decode_cp(cp: str) -> dict[str, dict[str, Value]]:
     """The per-code values of a CP body (``Packet.cp``), e.g. one the store kept.
 
-    Without the receiver's per-station caches: any thread may read stored texts. Raises
+    Any thread may read stored texts (the C speed-ups run under the GIL). Raises
     :class:`HJ212Error` for a body :func:`decode` would not have accepted.
     """
     packet = Packet("2017", "", "", "")
-    if cp:
-        _decode_cp_split(cp, packet)
+    _decode_cp(cp, packet)
     return packet.values
 
 
