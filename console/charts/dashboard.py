@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -239,9 +239,19 @@ class LeaderDashboard(QWidget):
         item = self.table.item(row, column)
         return item.text() if item is not None else ""
 
-    def charts_image(self) -> QImage:
-        """The pyqtgraph area as an image, for the PDF report."""
-        image: QImage = self.graphics.grab().toImage()
+    def charts_image(self, scale: float = 2.0) -> QImage:
+        """The pyqtgraph area as an image for the PDF report, drawn at ``scale`` times its
+        on-screen pixels: printed as wide as the text (18 cm), a screen grab looks soft."""
+        view = self.graphics.viewport().rect()
+        image = QImage(
+            round(view.width() * scale), round(view.height() * scale), QImage.Format.Format_RGB32
+        )
+        image.fill(Qt.GlobalColor.white)
+        painter = QPainter(image)
+        try:  # the scene drawn again into the larger target: text and lines stay sharp
+            self.graphics.render(painter, QRectF(image.rect()), view)
+        finally:
+            painter.end()
         return image
 
     def export_pdf(self, path: Path) -> Path:

@@ -29,6 +29,23 @@ from console.shell.i18n import tr
 
 REPORT_FONT = "Noto Sans CJK SC"
 CHART_RESOURCE = "dashboard-charts.png"
+PDF_RESOLUTION = 150
+"""Dots per inch of the PDF's layout: the unit of widths in the report's HTML."""
+
+
+def _page_layout() -> QPageLayout:
+    return QPageLayout(
+        QPageSize(QPageSize.PageSizeId.A4),
+        QPageLayout.Orientation.Portrait,
+        QMarginsF(15, 15, 15, 15),
+        QPageLayout.Unit.Millimeter,
+    )
+
+
+def text_width() -> int:
+    """Width of the report's text column in layout pixels (A4 less margins, at 150 dpi)."""
+    page = _page_layout().paintRectPixels(PDF_RESOLUTION).width()
+    return int(page - 2 * QTextDocument().documentMargin())
 
 
 def duration_text(seconds: Any) -> str:
@@ -65,8 +82,14 @@ def district_headers() -> list[str]:
     ]
 
 
-def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> str:
-    """The report body for a ``dashboard.districts`` reply (pure; no Qt needed)."""
+def report_html(
+    figures: Mapping[str, Any], days: int, *, with_chart: bool, chart_width: int = 1000
+) -> str:
+    """The report body for a ``dashboard.districts`` reply (pure; no Qt needed).
+
+    ``chart_width``: the chart image's width in layout pixels (:func:`text_width` fills the
+    column; the height follows the image's proportions).
+    """
     generated = local_time_text(figures.get("generated_at"))
     headers = district_headers()
     rows = "".join(
@@ -98,14 +121,14 @@ def report_html(figures: Mapping[str, Any], days: int, *, with_chart: bool) -> s
         + _e(tr("Period: last {days} days; generated {at}", days=days, at=generated))
         + "</p>",
         f"<h2>{_e(tr('Complaints and cases by district'))}</h2>",
-        "<table border='1' cellspacing='0' cellpadding='4'><tr>"
+        "<table border='1' cellspacing='0' cellpadding='4' width='100%'><tr>"
         + "".join(f"<th>{_e(h)}</th>" for h in headers)
         + f"</tr>{rows}</table>",
     ]
     if with_chart:
         parts += [
             f"<h2>{_e(tr('Trends and categories'))}</h2>",
-            f"<p><img src='{CHART_RESOURCE}' width='640'></p>",
+            f"<p><img src='{CHART_RESOURCE}' width='{int(chart_width)}'></p>",
         ]
     parts.append(f"<h2>{_e(tr('Enterprise authenticity ranking'))}</h2>")
     if ranking:
@@ -129,15 +152,8 @@ def write_pdf(
     writer = QPdfWriter(str(path))
     writer.setTitle(title)
     writer.setCreator("enforcement-console")
-    writer.setResolution(150)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(15, 15, 15, 15),
-            QPageLayout.Unit.Millimeter,
-        )
-    )
+    writer.setResolution(PDF_RESOLUTION)
+    writer.setPageLayout(_page_layout())
     document = QTextDocument()
     font = QFont(REPORT_FONT)
     font.setPointSizeF(9.0)
@@ -157,11 +173,12 @@ def write_pdf(
 def export_pdf(
     path: Path, figures: Mapping[str, Any], days: int, chart: QImage | None = None
 ) -> Path:
-    """Write the dated dashboard report as a PDF, with the charts image if given."""
+    """Write the dated dashboard report as a PDF, with the charts image if given (as wide as
+    the text; give it at twice the screen's pixels or more, or it prints soft)."""
     with_chart = chart is not None and not chart.isNull()
     return write_pdf(
         path,
-        report_html(figures, days, with_chart=with_chart),
+        report_html(figures, days, with_chart=with_chart, chart_width=text_width()),
         tr("Enforcement supervision report"),
         {CHART_RESOURCE: chart} if chart is not None and with_chart else None,
     )

@@ -164,6 +164,15 @@ def test_dashboard_shows_the_hubs_figures_and_exports_them(
     ).stdout
     assert "CJK" in fonts
     assert all(" yes " in line for line in fonts.splitlines()[2:] if line.strip())  # embedded
+    # The charts: drawn at twice the screen's pixels and printed across the text column (18 cm).
+    images = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()[2:]
+    assert len(images) == 1
+    fields = images[0].split()
+    width, x_ppi = int(fields[3]), int(fields[12])
+    assert width >= 2 * dashboard.graphics.width() - 1
+    assert width / x_ppi >= 0.95 * 180 / 25.4  # inches printed
 
     # PNG: the whole dashboard, not blank.
     png = dashboard.export_png(tmp_path / "dashboard.png")
