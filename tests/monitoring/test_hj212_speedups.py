@@ -145,9 +145,10 @@ def test_a_sub_item_with_two_equals_signs_is_an_error() -> None:
 
 
 @pytest.mark.usefixtures("codec_implementation")
-def test_a_count_of_thousands_of_digits_is_a_field_error() -> None:
-    """Python's int() refuses more than 4,300 digits with its own ValueError."""
-    segment = f"{HEADER}RtdInterval={'9' * 5000}&&"
+@pytest.mark.parametrize("digits", [70, 5000])
+def test_a_count_of_many_digits_is_a_field_error(digits: int) -> None:
+    """No interval or count has 70 digits; and int() refuses 4,300 with its own ValueError."""
+    segment = f"{HEADER}RtdInterval={'9' * digits}&&"
     with pytest.raises(HJ212Error) as error:
         decode(handmade(segment), DecodeOptions(max_length=9999))
     assert error.value.kind is ErrorKind.FIELD
@@ -161,6 +162,13 @@ def test_many_distinct_codes_decode_right_after_the_key_cache_fills() -> None:
         packet = decode(handmade(f"{HEADER}{code}-Rtd={i}.5,{code}-Flag=N;RtdInterval={i}&&"))
         assert packet.values == {code: {"Rtd": i + 0.5, "Flag": "N"}}
         assert packet.params == {"RtdInterval": i}
+
+
+def test_a_stored_text_with_a_lone_surrogate_reads_as_in_python() -> None:
+    """Never in a decoded frame, but ``decode_cp`` takes any str."""
+    fast, reference = _both("w01018-Rtd=1.5,w01018-Flag=\ud800")
+    assert fast == reference
+    assert fast[0] == "ok"
 
 
 @pytest.mark.usefixtures("codec_implementation")

@@ -406,7 +406,11 @@ split_cp(PyObject *module, PyObject *cp)
     Py_ssize_t size;
     const char *text = PyUnicode_AsUTF8AndSize(cp, &size);
     if (text == NULL) {
-        return NULL; /* lone surrogates: not from a decoded segment */
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return NULL;
+        }
+        PyErr_Clear(); /* lone surrogates (never in a decoded frame): the Python parser */
+        Py_RETURN_NONE;
     }
     const char *stop = text + size;
     if (size == 0) {

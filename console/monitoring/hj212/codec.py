@@ -347,7 +347,8 @@ _COMMON_CP = re.compile(r"[^;,=]+=[^;,=]*(?:[;,][^;,=]+=[^;,=]*)*")
 
 
 def _fill_by_key(keys: list[str], texts: list[str], packet: Packet) -> None:
-    """Place each value by its key's meaning; raises ValueError for a bad number."""
+    """Place each value by its key's meaning; raises ValueError (HJ212Error is one) for a bad
+    number."""
     values = packet.values
     params = packet.params
     cache = _KEY_CACHE
@@ -375,13 +376,7 @@ def _fill_by_key(keys: list[str], texts: list[str], packet: Packet) -> None:
         elif kind == _DATA_TIME:
             packet.data_time = value
         elif kind == _PARAM_NUMBER:
-            if value.isdigit() and value.isascii():
-                params[name] = int(value)
-            else:
-                number = float(value)
-                if number - number:
-                    raise ValueError(value)
-                params[name] = number
+            params[name] = _quantity(name, value)
         else:
             params[name] = value
 
