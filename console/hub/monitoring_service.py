@@ -204,7 +204,7 @@ class MonitoringService:
         if SPEEDUPS is None:
             log.warning(
                 "HJ 212 codec without its C speed-ups (not built: no C compiler at install); "
-                "decoding takes two to three times the CPU"
+                "decoding takes three to five times the CPU"
             )
         return service
 

@@ -94,7 +94,7 @@ def run_self_test(start_console: StartConsole, version: str) -> dict[str, Any]:
     """Run the whole check; returns the JSON summary (``ok`` false with ``error`` on failure)."""
     started = time.monotonic()
     deadline = started + TIMEOUT_S
-    # The codec's C speed-ups made it into this installation or bundle (else 2-3x slower).
+    # Whether the codec's C speed-ups are in this installation or bundle (else 3-5x slower).
     result: dict[str, Any] = {"ok": False, "version": version, "hj212_speedups": bool(SPEEDUPS)}
     with tempfile.TemporaryDirectory(prefix="console-self-test-") as home:
         previous_home = os.environ.get(HOME_ENV)

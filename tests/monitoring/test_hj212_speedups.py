@@ -31,7 +31,7 @@ HEADER = f"QN=20160801085857223;ST=32;CN=2011;PW=123456;MN={MN};Flag=4;CP=&&"
 
 
 def test_the_speedups_are_built() -> None:
-    """``./run test`` installs a C compiler; without one the codec would be 2-3 times slower."""
+    """``./run test`` installs a C compiler; without one the codec decodes 3-5 times slower."""
     assert SPEEDUPS is not None, "console/monitoring/hj212/_speedups.c was not built"
     assert codec.crc16_hj212 is SPEEDUPS.crc16_hj212
     assert codec._split_cp is SPEEDUPS.split_cp
