@@ -127,12 +127,30 @@ def _e(value: Any) -> str:
     return html.escape("—" if value is None or value == "" else str(value))
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def _table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], figures: Sequence[int] = ()
+) -> str:
+    """A bordered table; the ``figures`` columns right-aligned, so they line up by digit."""
     if not rows:
         return f"<p class='none'>{_e(tr('None recorded'))}</p>"
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(_figure(c) if i in figures else f"<td>{_e(c)}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     return f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
+
+
+def _figure(value: Any, css: str = "") -> str:
+    """A right-aligned table cell."""
+    return f"<td align='right'{css}>{_e(value)}</td>"
+
+
+def kg_text(value: Any) -> str | None:
+    """A mass in kilograms as the file prints it: thousands grouped, one decimal."""
+    return None if value is None else f"{float(value):,.1f}"
 
 
 QUOTA_WARNING_SHARE = 0.8
@@ -142,15 +160,14 @@ QUOTA_WARNING_SHARE = 0.8
 def _quota_cells(quota: Any, used: Any) -> str:
     """Quota, used and share cells; the share orange from 80 %, red from 100 %."""
     if quota is None or not float(quota):
-        return f"<td>{_e(quota)}</td><td>—</td><td>—</td>"
+        return _figure(kg_text(quota)) + _figure(None) + _figure(None)
     share = float(used or 0.0) / float(quota)
     css = ""
     if share >= 1.0:
         css = " class='low'"
     elif share >= QUOTA_WARNING_SHARE:
         css = " class='warn'"
-    used_text = f"{float(used or 0.0):,.1f}"
-    return f"<td>{_e(quota)}</td><td>{_e(used_text)}</td><td{css}>{_e(percent(share))}</td>"
+    return _figure(kg_text(quota)) + _figure(kg_text(used or 0.0)) + _figure(percent(share), css)
 
 
 def _quota_html(quota: Mapping[str, Any]) -> str:
@@ -247,8 +264,8 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
                 limit.get("unit"),
                 limit.get("limit"),
                 limit.get("lower_limit"),
-                limit.get("annual_quota_kg"),
-                limit.get("monthly_quota_kg"),
+                kg_text(limit.get("annual_quota_kg")),
+                kg_text(limit.get("monthly_quota_kg")),
             )
             for limit in outlet.get("limits", [])
         ]
@@ -264,6 +281,7 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
                     tr("Monthly quota (kg)"),
                 ],
                 rows,
+                figures=(3, 4, 5, 6),
             )
         )
 
@@ -316,6 +334,7 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
                 )
                 for d in days[-7:]
             ],
+            figures=(1, 2, 3),
         )
     )
     parts.append(_quota_html(file.get("quota") or {}))
@@ -343,6 +362,7 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
             _table(
                 [tr("Check"), tr("Sub-score")],
                 [(check_label(k), f"{float(v):.0f}") for k, v in checks.items()],
+                figures=(1,),
             )
         )
         reasons = authenticity.get("reasons") or []

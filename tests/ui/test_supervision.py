@@ -326,9 +326,10 @@ def test_total_quantity_shares_turn_orange_at_80_and_red_at_100_percent() -> Non
     }  # fmt: skip
     page = render_file_html(file, {"331002": "椒江区"})
     assert "排放总量控制（2026年，11月）" in page
-    assert "<td>1000.0</td><td>500.0</td><td>50.0%</td>" in page
-    assert "<td>100.0</td><td>85.0</td><td class='warn'>85.0%</td>" in page
-    assert "<td>100.0</td><td>120.0</td><td class='low'>120.0%</td>" in page
-    assert "<td>—</td><td>—</td><td>—</td>" in page  # no monthly quota for NH3-N
+    right = "<td align='right'"  # figures line up by digit, thousands grouped
+    assert f"{right}>1,000.0</td>{right}>500.0</td>{right}>50.0%</td>" in page
+    assert f"{right}>100.0</td>{right}>85.0</td>{right} class='warn'>85.0%</td>" in page
+    assert f"{right}>100.0</td>{right}>120.0</td>{right} class='low'>120.0%</td>" in page
+    assert f"{right}>—</td>{right}>—</td>{right}>—</td>" in page  # no monthly quota for NH3-N
     empty = render_file_html({**file, "quota": {"year": 2026, "month": 11, "items": []}}, {})
     assert "排放总量控制（2026年，11月）" in empty
