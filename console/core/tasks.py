@@ -147,6 +147,11 @@ CLOCK_STOPPED_STATES: Mapping[TaskKind, frozenset[TaskState]] = MappingProxyType
 )
 """States in which the SLA clock no longer runs: the work it measures is done."""
 
+OUTBOX_ASSIGNED = "task.assigned"
+"""Kind of the message that puts a task on the assignee's phone."""
+OUTBOX_CANCELLED = "task.cancelled"
+"""Kind of the message that takes a task off a phone (cancelled, or reassigned away)."""
+
 ROLE_ACTIONS: Mapping[ActorRole, frozenset[Action]] = MappingProxyType(
     {
         ActorRole.DISPATCHER: frozenset(Action),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from console.core.complaints import Category, Channel, Urgency
 from console.core.sla import Countdown
-from console.core.tasks import Action, TaskKind, TaskState
+from console.core.tasks import OUTBOX_ASSIGNED, OUTBOX_CANCELLED, Action, TaskKind, TaskState
 from console.shell.i18n import tr
 
 DISPATCH_EVENT = "dispatch"
@@ -71,6 +71,15 @@ def state_label(state: str) -> str:
         TaskState.CANCELLED: tr("Cancelled"),
     }
     return labels.get(state, state)
+
+
+def outbox_label(kind: str) -> str:
+    """What a message to an officer's phone was (the outbox kinds the hub writes)."""
+    labels = {
+        OUTBOX_ASSIGNED: tr("Assignment notice"),
+        OUTBOX_CANCELLED: tr("Cancellation notice"),
+    }
+    return labels.get(kind, kind)
 
 
 def action_label(action: str) -> str:

@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 from console.core.tasks import ROLE_ACTIONS, Action, ActorRole, TaskKind, TaskState, allowed_actions
 from console.dispatch.attachments import AttachmentList
 from console.dispatch.board_model import parse_time
-from console.dispatch.labels import action_label, kind_label, state_label, urgency_label
+from console.dispatch.labels import (
+    action_label,
+    kind_label,
+    outbox_label,
+    state_label,
+    urgency_label,
+)
 from console.hub.client import HubError
 from console.shell.i18n import format_datetime, tr
 from console.shell.session import Session
@@ -353,7 +359,7 @@ class TaskTimeline(QWidget):
             tr(
                 "#{seq} {kind}: delivered {delivered}, acknowledged {acked}",
                 seq=entry.get("seq", ""),
-                kind=entry.get("kind", ""),
+                kind=outbox_label(str(entry.get("kind", ""))),
                 delivered=format_time(entry.get("delivered_at")) or tr("not yet"),
                 acked=format_time(entry.get("acked_at")) or tr("not yet"),
             )

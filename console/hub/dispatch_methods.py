@@ -31,6 +31,8 @@ from console.core.locate import LocateResult, Locator
 from console.core.model import Officer, OfficerRole, Role, World
 from console.core.sla import SlaPolicy, clock_running, is_overdue
 from console.core.tasks import (
+    OUTBOX_ASSIGNED,
+    OUTBOX_CANCELLED,
     Action,
     Actor,
     ActorRole,
@@ -48,8 +50,6 @@ from console.hub.registry import ALL_ROLES, MethodError, NoParams, method
 from console.hub.scope import Scope
 from console.hub.state import CallContext, HubState, utc_now
 from console.store.dispatch_repo import (
-    OUTBOX_ASSIGNED,
-    OUTBOX_CANCELLED,
     AuditEntry,
     DispatchRepo,
     OutboxDraft,

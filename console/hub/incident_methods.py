@@ -39,7 +39,7 @@ from console.core.incident import (
     timeline,
 )
 from console.core.model import OfficerRole, World
-from console.core.tasks import Actor, ActorRole, TaskDraft, TaskKind
+from console.core.tasks import OUTBOX_ASSIGNED, Actor, ActorRole, TaskDraft, TaskKind
 from console.hub.dispatch_methods import (
     TASK_UPDATED,
     locate_point,
@@ -54,7 +54,6 @@ from console.hub.state import CallContext, HubState, utc_now
 from console.store import StoreError, camera_repo
 from console.store.camera_repo import Camera
 from console.store.dispatch_repo import (
-    OUTBOX_ASSIGNED,
     AuditEntry,
     DispatchRepo,
     OutboxDraft,

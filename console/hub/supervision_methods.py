@@ -35,7 +35,7 @@ from console.core.draw import (
 )
 from console.core.geo import Datum
 from console.core.model import Enterprise, Officer, OutletKind, World
-from console.core.tasks import TaskDraft, TaskKind, create_task
+from console.core.tasks import OUTBOX_ASSIGNED, TaskDraft, TaskKind, create_task
 from console.hub.dispatch_methods import (
     DISPATCH_ROLES,
     TASK_UPDATED,
@@ -65,7 +65,7 @@ from console.monitoring.authenticity import (
     score_enterprises,
 )
 from console.store import camera_repo
-from console.store.dispatch_repo import OUTBOX_ASSIGNED, DispatchRepo, OutboxDraft
+from console.store.dispatch_repo import DispatchRepo, OutboxDraft
 from console.store.supervision_repo import DrawTask, HourlyRow, SupervisionRepo
 from console.store.timeseries import TimeSeriesStore
 

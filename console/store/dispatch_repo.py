@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from console.core.complaints import Category, Channel, Complaint, Urgency
 from console.core.tasks import (
     CLOCK_STOPPED_STATES,
+    OUTBOX_ASSIGNED,
+    OUTBOX_CANCELLED,
     Action,
     Actor,
     Task,
@@ -54,9 +56,6 @@ CREATE_ACTION = "dispatch"
 
 _NOTE_KIND = re.compile(r"^[a-z][a-z_]{0,31}$")
 _RESERVED_KINDS = frozenset({CREATE_ACTION, *(a.value for a in Action)})
-
-OUTBOX_ASSIGNED = "task.assigned"
-OUTBOX_CANCELLED = "task.cancelled"
 
 _STOPPED: dict[str, frozenset[str]] = {
     kind.value: frozenset(s.value for s in states) for kind, states in CLOCK_STOPPED_STATES.items()

@@ -11,10 +11,17 @@ import pytest
 from sqlalchemy import event, func, select
 
 from console.core.complaints import Category, Channel, Complaint, Urgency
-from console.core.tasks import Action, Actor, ActorRole, TaskDraft, TaskKind, TaskState
+from console.core.tasks import (
+    OUTBOX_ASSIGNED,
+    Action,
+    Actor,
+    ActorRole,
+    TaskDraft,
+    TaskKind,
+    TaskState,
+)
 from console.store import Store
 from console.store.dispatch_repo import (
-    OUTBOX_ASSIGNED,
     AuditEntry,
     DispatchRepo,
     OutboxDraft,

@@ -145,6 +145,9 @@ def test_keyboard_from_new_complaint_to_pushed_task_in_three_actions(
     )
     assert "厂区夜间排放刺鼻气体" in timeline.complaint.text()
     assert Action.CANCEL in timeline.action_buttons
+    # The message to the officer's phone, in words (not its wire kind task.assigned).
+    qtbot.waitUntil(lambda: "派单通知" in timeline.delivery.text(), timeout=10_000)
+    assert "task." not in timeline.delivery.text()
     feature.board_dock.raise_()
     qtbot.wait(300)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
