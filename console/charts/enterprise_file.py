@@ -26,24 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from console.hub.client import HubError
+from console.shell.domain_labels import industry_label
 from console.shell.i18n import format_date, format_datetime, tr
 from console.shell.session import Session
 
 FILE_METHOD = "enterprise.file"
 TASK_METHOD = "task.get"
-
-
-def industry_label(industry: str) -> str:
-    """Translated industry name (an unknown value is shown as is)."""
-    labels = {
-        "dyeing": tr("Dyeing"),
-        "electroplating": tr("Electroplating"),
-        "pharma_chemical": tr("Pharmaceutical chemicals"),
-        "plastic_pellets": tr("Plastic pelletising"),
-        "boiler_power": tr("Boilers and power"),
-        "wastewater_plant": tr("Wastewater treatment plant"),
-    }
-    return labels.get(industry, industry)
 
 
 def credit_label(rating: str) -> str:

@@ -41,6 +41,11 @@ from console.dispatch.casefile_pdf import (
 from console.dispatch.procedures import STEPS, step_label
 from console.dispatch.timeline import format_time
 from console.hub.client import HubError
+from console.shell.domain_labels import (
+    enterprise_field_label,
+    industry_label,
+    inspection_type_label,
+)
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -252,7 +257,7 @@ class CaseFileViewer(QWidget):
         if "lat" in checkin and "lon" in checkin:
             where = _e(
                 tr(
-                    "Check-in at {lat:.5f}, {lon:.5f} (±{accuracy} m)",
+                    "Check-in at longitude {lon:.5f}, latitude {lat:.5f} (±{accuracy} m)",
                     lat=float(checkin["lat"]),
                     lon=float(checkin["lon"]),
                     accuracy=checkin.get("accuracy", "?"),
@@ -284,7 +289,8 @@ class CaseFileViewer(QWidget):
             confirmed = tr("Confirmed") if data.get("confirmed") else tr("Not confirmed")
             rows.append([_e(tr("Verification")), _e(confirmed)])
         for key, value in corrections.items():
-            rows.append([_e(tr("Corrected: {field}", field=key)), _e(value)])
+            label = enterprise_field_label(key)
+            rows.append([_e(tr("Corrected: {field}", field=label)), _e(value)])
         return f"<h3>{_e(tr('Enterprise and officers'))}</h3>" + _table(
             [tr("Item"), tr("Value")], rows
         )
@@ -315,8 +321,8 @@ class CaseFileViewer(QWidget):
             )
         title = tr(
             "Checklist {industry} / {kind}, version {version}",
-            industry=template.get("industry", ""),
-            kind=template.get("inspection_type", ""),
+            industry=industry_label(str(template.get("industry", ""))),
+            kind=inspection_type_label(str(template.get("inspection_type", ""))),
             version=template.get("version", ""),
         )
         return f"<h3>{_e(title)}</h3>" + _table(

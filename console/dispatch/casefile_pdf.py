@@ -38,6 +38,15 @@ FORM_FONT_FAMILIES = ["Noto Sans CJK SC", "Noto Serif CJK SC", "sans-serif"]
 PDF_RESOLUTION_DPI = 300
 RESULT_TEXT = {"compliant": "符合", "non_compliant": "不符合", "not_applicable": "不适用"}
 ROLE_TEXT = {"party": "被检查单位（当事人）", "officer": "执法人员"}
+INDUSTRY_TEXT = {
+    "dyeing": "印染",
+    "electroplating": "电镀",
+    "pharma_chemical": "医化",
+    "plastic_pellets": "塑料造粒",
+    "boiler_power": "锅炉/电厂",
+    "wastewater_plant": "污水处理厂",
+}
+INSPECTION_TEXT = {"routine": "日常检查", "complaint": "信访投诉核查"}
 
 
 # ---- reading a ``case.get`` answer ---------------------------------------------------------
@@ -303,9 +312,11 @@ def inspection_form(
         if row.get("result") == "non_compliant"
     ]
     findings_text = "；".join(findings) + "。" if findings else "未发现环境违法行为。"
-    kind = " / ".join(
-        str(template.get(k, "")) for k in ("industry", "inspection_type") if template.get(k)
+    names = (
+        INDUSTRY_TEXT.get(str(template.get("industry")), template.get("industry")),
+        INSPECTION_TEXT.get(str(template.get("inspection_type")), template.get("inspection_type")),
     )
+    kind = " / ".join(str(name) for name in names if name)
     return (
         "<h1>现场检查笔录</h1>"
         f'<p class="number">案卷编号：{_e(case.get("case_id"))}　'

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.hub.client import HubError
+from console.shell.domain_labels import industry_label, inspection_type_label
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -116,7 +117,8 @@ class ChecklistEditor(QWidget):
             key = self._key(template)
             group = groups.get(key)
             if group is None:
-                group = QTreeWidgetItem([f"{key[0]} / {key[1]}", "", ""])
+                name = f"{industry_label(key[0])} / {inspection_type_label(key[1])}"
+                group = QTreeWidgetItem([name, "", ""])
                 groups[key] = group
                 self.tree.addTopLevelItem(group)
             version = QTreeWidgetItem(
@@ -226,8 +228,8 @@ class ChecklistEditor(QWidget):
         self.title.setText(
             tr(
                 "{industry} / {kind}: editing from version {n}; saving creates a new version.",
-                industry=template.get("industry", ""),
-                kind=template.get("inspection_type", ""),
+                industry=industry_label(str(template.get("industry", ""))),
+                kind=inspection_type_label(str(template.get("inspection_type", ""))),
                 n=template.get("version", ""),
             )
         )

@@ -152,6 +152,8 @@ def test_pdf_has_both_forms_text_embedded_fonts_and_signature_images(tmp_path: P
     for expected in ("现场检查笔录", "询问笔录", ENTERPRISE, ANSWER, "S-001", "33100001", "王五"):
         assert unicodedata.normalize("NFKC", expected) in text, expected
     assert text.index("现场检查笔录") < text.index("询问笔录")
+    assert "电镀 / 日常检查 第1版" in text  # the template's codes in the form's words
+    assert "electroplating" not in text
     images = subprocess.run(
         ["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True
     )
@@ -180,6 +182,12 @@ def test_viewer_shows_every_section(qtbot: QtBot) -> None:
         "李四",
     ):
         assert expected in text, expected
+    # Codes in words: the corrected field, the checklist's industry and inspection type.
+    assert "更正：法定代表人" in text
+    assert "检查表 电镀 / 日常检查" in text
+    assert "签到位置 经度 121.41000，纬度 28.02000" in text  # named, not a bare pair
+    assert "legal_representative" not in text
+    assert "electroplating" not in text
     assert "ab" * 32 in viewer.chain.text()
     assert viewer.export_button.isEnabled()
     viewer.resize(900, 1000)
