@@ -81,6 +81,7 @@ _ODD_VALUES = st.sampled_from(
     [
         ".", "-", "", "1e5", "1E-3", "1_0", " 1", "1 ", "inf", "-nan", "1.2.3", "١٢", "9" * 70,
         "9" * 400, "0x10", "1234567890123456", "0.30000000000000004", "nan", "1e999",
+        "1e308", "1e309", "-1e-320", "1\x00", "\x001", "123456789012345.6",
     ]
 )  # fmt: skip
 _ODD_SEPARATORS = st.sampled_from([";;", ",;", "=", ""])
@@ -112,6 +113,14 @@ def test_split_cp_agrees_with_the_python_parser(cp: str) -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet="w0123456789-=;,.+eERtdFlagNPolIdDataTime 中", max_size=80))
 def test_split_cp_agrees_on_any_text(cp: str) -> None:
+    fast, reference = _both(cp)
+    assert fast == reference
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(max_size=60))
+def test_split_cp_agrees_on_arbitrary_text(cp: str) -> None:
+    """Control characters, NUL, other scripts, lone surrogates: still the same outcome."""
     fast, reference = _both(cp)
     assert fast == reference
 
