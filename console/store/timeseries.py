@@ -199,12 +199,12 @@ class TimeSeriesStore:
         created: list[str] = []
         if self.dialect == "postgresql":
             created = self._ensure_partitions(
-                [(realtime, moment) for moment in {row[1] for row in rt_rows}]
-                + [(AGGREGATE_TABLES[cn], row[1]) for cn, rows in agg_rows.items() for row in rows]
+                {(realtime, row[1]) for row in rt_rows}
+                | {(AGGREGATE_TABLES[cn], row[1]) for cn, rows in agg_rows.items() for row in rows}
             )
             lines = [
                 f"{_copy_escape(outlet)}\t{cached_isoformat(moment)}\t"
-                f"{cached_isoformat(received)}\t{cp.translate(_COPY_ESCAPES)}\n"
+                f"{cached_isoformat(received)}\t{_copy_field(cp)}\n"
                 for outlet, moment, received, cp in rt_rows
             ]
             keys = [row[:2] for row in rt_rows]
@@ -310,11 +310,11 @@ class TimeSeriesStore:
 
     def _ensure_partitions(self, rows: Iterable[tuple[Table, datetime]]) -> list[str]:
         """Create the monthly partitions these rows need, and the following month's, ahead."""
+        months = {(table, _month_start(moment)) for table, moment in rows}
         wanted: dict[str, tuple[Table, datetime]] = {}
-        for table, moment in rows:
-            start = _month_start(moment)
+        for table, start in months:  # a batch spans a month or two: format names once each
             for month in (start, _next_month(start)):
-                name = f"{table.name}_p{month:%Y%m}"
+                name = f"{table.name}_p{month.year:04d}{month.month:02d}"
                 if name not in self._partitions:
                     wanted[name] = (table, month)
         created = []
@@ -824,7 +824,16 @@ def _last_per_key(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return rows if len(latest) == len(rows) else list(latest.values())
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _copy_field(value: str) -> str:
+    """A string as a COPY text field: backslash, tab, newline and carriage return escaped.
+
+    Four ``str.replace`` calls, each a C loop that returns the string itself when it has
+    nothing to replace: a 144-character CP text took 0.6 µs, ``str.translate`` with a table
+    2.4 µs (a tenth of a PostgreSQL ingest worker's CPU went there).
+    """
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
 
 
 def _copy_float(value: float) -> str:
@@ -834,7 +843,7 @@ def _copy_float(value: float) -> str:
 
 
 _COPY_FORMAT: dict[type, Any] = {
-    str: lambda value: value.translate(_COPY_ESCAPES),
+    str: _copy_field,
     float: _copy_float,
     int: str,
     bool: lambda value: "t" if value else "f",
@@ -855,7 +864,7 @@ def _copy_other(value: object) -> str:
 @functools.lru_cache(maxsize=8192)
 def _copy_escape(value: str) -> str:
     """A string as a COPY text field; cached: outlets, codes and flags repeat in every batch."""
-    return value.translate(_COPY_ESCAPES)
+    return _copy_field(value)
 
 
 def _copy_text(rows: Iterable[tuple[Any, ...]]) -> str:
