@@ -6,7 +6,7 @@ and hourly (2061) uploads; first with the codec's pure-Python code (the baseline
 its C speed-ups where they are built (the figure of the last line).
 
 End to end (``--stations``, 0 to skip): a hub with the monitoring service on SQLite and on a
-throwaway PostgreSQL, one after the other in the same run; a separate process plays the
+throwaway PostgreSQL, their runs taking turns; a separate process plays the
 stations (one TCP connection each, real-time packets asking for 9014 replies) and a console
 client subscribed to ``monitoring.data`` (one event per receiver flush and district) measures
 receipt -> console event latency of every packet the events carry. Ingest
@@ -359,37 +359,64 @@ def seed(url: str, stations: int) -> None:
         store.close()
 
 
-def end_to_end(stations: int, per_station: int, interval: float, workers: int, bursts: int) -> None:
-    """Burst and steady load on SQLite, then on a throwaway PostgreSQL: the hub with ``workers``
-    ingest workers, and as the baseline the hub receiving in its own process.
+def end_to_end(
+    stations: int, per_station: int, steady_packets: int, interval: float, workers: int, bursts: int
+) -> None:
+    """Bursts on SQLite and on a throwaway PostgreSQL, then steady load on each: the hub with
+    ``workers`` ingest workers, and as the baseline the hub receiving in its own process.
 
-    The bursts of the two set-ups alternate, ``bursts`` times each (a burst lasts about half a
-    second, and this machine's speed drifts between runs); every run is printed, then the
-    median of each set-up.
+    A burst is ``per_station`` packets from every station at once, 50,000 by default (1.2-2.5 s
+    here): the first 9014 replies come back 0.1-0.15 s after the start, so in a burst of 10,000
+    (0.3-0.5 s) the pipeline's filling and draining weighed as much as its rate. The bursts of
+    both engines and both set-ups take turns, ``bursts`` rounds of them, the engine that goes
+    first alternating: this machine's speed drifts by up to a half from one minute to the next,
+    and engines run one after the other compared the drift more than the engines. Every run is
+    printed, then the median of each set-up and, round by round, PostgreSQL's rate over SQLite's.
     """
     setups = [0, workers] if workers else [0]
     pg = ThrowawayPostgres(database="bench")
     with tempfile.TemporaryDirectory() as folder, pg as pg_url:
-        sqlite_url = f"sqlite:///{folder}/bench.sqlite3"
-        for engine, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
-            server = pg.server_pid if engine == "postgresql" else None
+        engines = {
+            "sqlite": (f"sqlite:///{folder}/bench.sqlite3", None),
+            "postgresql": (pg_url, pg.server_pid),
+        }
+        for url, _server in engines.values():
             seed(url, stations)
-            rates: dict[int, list[int]] = {count: [] for count in setups}
-            runs = [("burst", 0.0, count) for _ in range(bursts) for count in setups]
-            for mode, pause, count in [*runs, ("steady", interval, workers)]:
-                figures = asyncio.run(_ingest(url, stations, per_station, pause, count, server))
-                record = {"e2e": engine, "mode": mode, "workers": count, "stations": stations}
-                if pause:
-                    record["interval_s"] = pause
-                else:
-                    rates[count].append(figures["packets_per_s"])
-                print(json.dumps({**record, **figures}), flush=True)
-            for count, values in rates.items():
-                print(
-                    f"e2e {engine} burst, {count} ingest workers: median "
-                    f"{statistics.median(values):,.0f} packets/s of {len(values)} runs {values}",
-                    flush=True,
-                )
+
+        def run(engine: str, count: int, packets: int, pause: float) -> dict[str, Any]:
+            url, server = engines[engine]
+            figures = asyncio.run(_ingest(url, stations, packets, pause, count, server))
+            record: dict[str, Any] = {"e2e": engine, "mode": "steady" if pause else "burst"}
+            record |= {"workers": count, "stations": stations}
+            if pause:
+                record["interval_s"] = pause
+            print(json.dumps({**record, **figures}), flush=True)
+            return figures
+
+        rates: dict[tuple[str, int], list[int]] = {
+            (engine, count): [] for engine in engines for count in setups
+        }
+        for round_ in range(bursts):
+            order = list(engines) if round_ % 2 == 0 else list(reversed(engines))
+            for count in setups:
+                for engine in order:
+                    figures = run(engine, count, per_station, 0.0)
+                    rates[engine, count].append(figures["packets_per_s"])
+        for engine in engines:
+            run(engine, workers, steady_packets, interval)
+        for (engine, count), values in rates.items():
+            print(
+                f"e2e {engine} burst, {count} ingest workers: median "
+                f"{statistics.median(values):,.0f} packets/s of {len(values)} runs {values}",
+                flush=True,
+            )
+        for count in setups:
+            pairs = zip(rates["postgresql", count], rates["sqlite", count], strict=True)
+            ratios = [round(pg_rate / sqlite_rate, 2) for pg_rate, sqlite_rate in pairs]
+            print(
+                f"e2e postgresql / sqlite, {count} ingest workers, round by round: {ratios}",
+                flush=True,
+            )
 
 
 def decode_rate(frames: list[bytes], rounds: int) -> float:
@@ -411,7 +438,12 @@ def main() -> None:
         "--mix-stations", type=int, default=500, help="stations the decode mix comes from"
     )
     parser.add_argument("--stations", type=int, default=500, help="0 skips the end-to-end run")
-    parser.add_argument("--per-station", type=int, default=20)
+    parser.add_argument(
+        "--per-station", type=int, default=100, help="packets per station in a burst"
+    )
+    parser.add_argument(
+        "--steady-packets", type=int, default=20, help="packets per station under steady load"
+    )
     parser.add_argument(
         "--interval", type=float, default=1.0, help="seconds between a station's packets (steady)"
     )
@@ -424,7 +456,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.stations:
-        end_to_end(args.stations, args.per_station, args.interval, args.workers, args.bursts)
+        end_to_end(
+            args.stations,
+            args.per_station,
+            args.steady_packets,
+            args.interval,
+            args.workers,
+            args.bursts,
+        )
     frames = make_mix(args.packets, stations=args.mix_stations)
     mean_bytes = sum(map(len, frames)) / len(frames)
     worst_mix = make_mix(args.packets, stations=None)

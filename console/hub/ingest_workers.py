@@ -1,7 +1,7 @@
 """HJ 212 ingest in worker processes: the receive path on every core, alarms and events in the hub.
 
-One Python process decodes, checks, stores and acknowledges about 10,000 packets a second: the
-receive path holds the GIL. With ``MonitoringConfig.workers`` > 0 the hub binds the station port
+One Python process decodes, checks, stores and acknowledges on one core: the receive path holds
+the GIL, and the hub has its events and alarms to do as well. With ``MonitoringConfig.workers`` > 0 the hub binds the station port
 itself and spawns that many worker processes (spawned, not forked: the hub has threads). They
 accept on the hub's listening sockets: one per worker in a SO_REUSEPORT group on Linux, one shared
 elsewhere. Each worker runs the ordinary :class:`StationReceiver` with
