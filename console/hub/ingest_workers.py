@@ -1,15 +1,15 @@
 """HJ 212 ingest in worker processes: the receive path on every core, alarms and events in the hub.
 
 One Python process decodes, checks, stores and acknowledges on one core: the receive path holds
-the GIL, and the hub has its events and alarms to do as well. With ``MonitoringConfig.workers`` > 0 the hub binds the station port
-itself and spawns that many worker processes (spawned, not forked: the hub has threads). They
-accept on the hub's listening sockets: one per worker in a SO_REUSEPORT group on Linux, one shared
-elsewhere. Each worker runs the ordinary :class:`StationReceiver` with
-a database connection of its own. It decodes, authenticates against the station table the hub
-gave it, and stores the batch. Then it sends the hub the batch's readings over a socket
-pair, and only after that its 9014 replies go out. The hub turns the readings into
-``monitoring.data`` events and feeds its one :class:`AlarmEngine`, so alarm state stays in one
-place.
+the GIL, and the hub has its events and alarms to do as well. With ``MonitoringConfig.workers``
+> 0 the hub binds the station port itself and spawns that many worker processes (spawned, not
+forked: the hub has threads). They accept on the hub's listening sockets: one per worker in a
+SO_REUSEPORT group on Linux, one shared elsewhere. Each worker runs the ordinary
+:class:`StationReceiver` with a database connection of its own. It decodes, authenticates
+against the station table the hub gave it, and stores the batch. Then it sends the hub the
+batch's readings over a socket pair, and only after that its 9014 replies go out. The hub turns
+the readings into ``monitoring.data`` events and feeds its one :class:`AlarmEngine`, so alarm
+state stays in one place.
 
 Quarantined frames, clock-drift changes, last-seen times (heartbeats) and counters travel the same
 way. A drift change seen by one worker is passed to the others, so a station that reconnects to
