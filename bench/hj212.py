@@ -365,7 +365,7 @@ def end_to_end(
     """Bursts on SQLite and on a throwaway PostgreSQL, then steady load on each: the hub with
     ``workers`` ingest workers, and as the baseline the hub receiving in its own process.
 
-    A burst is ``per_station`` packets from every station at once, 50,000 by default (1.2-2.5 s
+    A burst is ``per_station`` packets from every station at once, 50,000 by default (1.2-3 s
     here): the first 9014 replies come back 0.1-0.15 s after the start, so in a burst of 10,000
     (0.3-0.5 s) the pipeline's filling and draining weighed as much as its rate. The bursts of
     both engines and both set-ups take turns, ``bursts`` rounds of them, the engine that goes
