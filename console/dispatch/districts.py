@@ -55,6 +55,7 @@ class DistrictStatusModel(QAbstractTableModel):
         self._titles = [
             tr("District"),
             tr("Complaints today"),
+            tr("Awaiting dispatch"),
             tr("Open"),
             tr("Overdue"),
             tr("Assigned"),
@@ -89,7 +90,7 @@ class DistrictStatusModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row = self.rows[index.row()]
-        if role == Qt.ItemDataRole.BackgroundRole and index.column() == 3 and row.get("overdue"):
+        if role == Qt.ItemDataRole.BackgroundRole and index.column() == 4 and row.get("overdue"):
             return QBrush(OVERDUE_BACKGROUND)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -103,6 +104,7 @@ class DistrictStatusModel(QAbstractTableModel):
         values: list[Any] = [
             row.get("name") or row.get("adcode", ""),
             row.get("complaints_today", 0),
+            row.get("awaiting_dispatch", 0),
             row.get("open", 0),
             row.get("overdue", 0),
             count((TaskState.ASSIGNED,)),

@@ -931,6 +931,7 @@ async def district_status(ctx: CallContext, params: NoParams) -> list[dict[str, 
             "overdue": f.overdue,
             "median_verification_s": f.median_verification_s,
             "complaints_today": f.complaints_today,
+            "awaiting_dispatch": f.awaiting_dispatch,
         }
         for f in figures
     ]

@@ -140,12 +140,24 @@ class ApiKey:
 
 @dataclass(frozen=True, slots=True)
 class DistrictFigures:
+    """One district's work in hand (see ``DispatchRepo.district_figures``).
+
+    ``open`` and ``overdue`` count tasks, as the dispatch board lists them. A case is a
+    complaint with all its tasks (verification, then enforcement), or a task without a
+    complaint with its follow-ups (an inspection of a draw): ``open_cases`` counts those
+    whose task clock still runs plus the complaints still awaiting their first task, so
+    that a leader never reads "received 1, closed 0, open 0".
+    """
+
     adcode: str
     by_state: dict[str, int]
     open: int
     overdue: int
     median_verification_s: float | None
     complaints_today: int
+    awaiting_dispatch: int
+    open_cases: int
+    overdue_cases: int
 
 
 # --- row conversion ---------------------------------------------------------------------------
@@ -1056,6 +1068,34 @@ class DispatchRepo:
                     .group_by(TaskRow.district_adcode)
                 ).all()
             )
+            case = func.coalesce(TaskRow.complaint_id, TaskRow.parent_task_id, TaskRow.id)
+            open_cases: dict[str, int] = dict(
+                session.execute(
+                    select(TaskRow.district_adcode, func.count(case.distinct()))
+                    .where(visible, _running_clause())
+                    .group_by(TaskRow.district_adcode)
+                ).all()
+            )
+            overdue_cases: dict[str, int] = dict(
+                session.execute(
+                    select(TaskRow.district_adcode, func.count(case.distinct()))
+                    .where(visible, _overdue_clause(now))
+                    .group_by(TaskRow.district_adcode)
+                ).all()
+            )
+            awaiting: dict[str, int] = {
+                adcode: count
+                for adcode, count in session.execute(
+                    select(ComplaintRow.district_adcode, func.count())
+                    .where(
+                        ComplaintRow.district_adcode.in_(list(districts)),
+                        ComplaintRow.merged_into.is_(None),
+                        ~select(TaskRow.id).where(TaskRow.complaint_id == ComplaintRow.id).exists(),
+                    )
+                    .group_by(ComplaintRow.district_adcode)
+                )
+                if adcode is not None
+            }
             durations: dict[str, list[float]] = {}
             for adcode, created, stopped in session.execute(
                 select(TaskRow.district_adcode, TaskRow.created_at, TaskRow.clock_stopped_at).where(
@@ -1089,6 +1129,9 @@ class DispatchRepo:
                         statistics.median(durations[adcode]) if adcode in durations else None
                     ),
                     complaints_today=complaints.get(adcode, 0),
+                    awaiting_dispatch=awaiting.get(adcode, 0),
+                    open_cases=open_cases.get(adcode, 0) + awaiting.get(adcode, 0),
+                    overdue_cases=overdue_cases.get(adcode, 0),
                 )
                 for adcode in sorted(districts)
             ]
@@ -1196,15 +1239,19 @@ class DispatchRepo:
         return self._read(query)
 
 
-def _overdue_clause(now: datetime) -> Any:
-    """Clock running (per kind) and deadline passed."""
-    running = or_(
+def _running_clause() -> Any:
+    """The task's SLA clock still runs (its state is not a stopping one for its kind)."""
+    return or_(
         *(
             and_(TaskRow.kind == kind, TaskRow.state.not_in(sorted(stopped)))
             for kind, stopped in _STOPPED.items()
         )
     )
-    return and_(running, TaskRow.deadline < now)
+
+
+def _overdue_clause(now: datetime) -> Any:
+    """Clock running (per kind) and deadline passed."""
+    return and_(_running_clause(), TaskRow.deadline < now)
 
 
 class OutboxRepo:

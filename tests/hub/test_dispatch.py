@@ -288,7 +288,9 @@ def test_scope_and_hand_over_move_visibility(db_url: str) -> None:
             assert down["task"]["owner_org_id"] == "org-331002"
             assert (await county.request("task.get", task_id=task["id"]))["task"]["id"]
 
+            waiting = await city.request("complaint.create", **complaint_params(IN_331002))
             status = {d["adcode"]: d for d in await city.request("district.status")}
+            assert status["331002"]["awaiting_dispatch"] == 1, waiting
             with hub.state.store.session() as session:
                 for adcode in ("331002", "331003"):
                     tasks = session.scalar(
@@ -304,6 +306,19 @@ def test_scope_and_hand_over_move_visibility(db_url: str) -> None:
                     assert sum(status[adcode]["by_state"].values()) == tasks
                     assert status[adcode]["open"] == tasks
                     assert status[adcode]["complaints_today"] == complaints
+                    undispatched = session.scalar(
+                        select(func.count())
+                        .select_from(ComplaintRow)
+                        .where(
+                            ComplaintRow.district_adcode == adcode,
+                            ComplaintRow.id.not_in(
+                                select(TaskRow.complaint_id).where(
+                                    TaskRow.complaint_id.is_not(None)
+                                )
+                            ),
+                        )
+                    )
+                    assert status[adcode]["awaiting_dispatch"] == undispatched
             county_status = await county.request("district.status")
             assert [d["adcode"] for d in county_status] == ["331002"]
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -202,6 +203,47 @@ def test_escalate_creates_the_follow_up_in_the_same_transaction(store: Store) ->
     assert follow.task.kind is TaskKind.ENFORCEMENT
     assert follow.task.parent_task_id == "T1"
     assert follow.task.assignee_squad_id == "s-a"
+
+
+def test_district_figures_count_cases_and_complaints_awaiting_a_task(store: Store) -> None:
+    """Tasks are counted as the board lists them; cases once, however many tasks they have."""
+    repo = DispatchRepo(store)
+    for complaint_id in ("C1", "C2"):
+        repo.add_complaint(
+            complaint(complaint_id), "disp", AuditEntry(T0, "disp", "seat-1", "complaint.create")
+        )
+    create(repo)  # C1's verification, due at T0 + 1 h
+    for version, action in enumerate(
+        (Action.DELIVER, Action.ACCEPT, Action.DEPART, Action.ARRIVE), start=1
+    ):
+        act(repo, action, OFFICER, version)
+    act(repo, Action.VERIFY_CONFIRMED, OFFICER, 5, findings="黑水直排")
+    act(repo, Action.ESCALATE, DISPATCHER, 6, squad_id="s-a")  # C1's enforcement, running
+    inspection = dataclasses.replace(draft(), complaint_id=None, title="双随机检查")
+    for task_id in ("T-draw", "T-draw-2"):  # the same case: the second follows the first
+        repo.create_task(
+            inspection
+            if task_id == "T-draw"
+            else dataclasses.replace(inspection, parent_task_id="T-draw"),
+            task_id,
+            T0,
+            T0 + timedelta(hours=1),
+            DISPATCHER,
+            lon=None,
+            lat=None,
+            grid_id=None,
+            outbox=None,
+            audit=AuditEntry(T0, "disp", "seat-1", "inspection.create", task_id=task_id),
+        )
+
+    (figures,) = repo.district_figures(["331002"], ["org-a"], T0 + timedelta(hours=2), T0)
+
+    assert figures.open == 3  # C1's enforcement and both inspection tasks
+    assert figures.overdue == 2  # the inspection tasks; C1's enforcement has 8 h
+    assert figures.awaiting_dispatch == 1  # C2
+    assert figures.open_cases == 3  # C1, the inspection, C2
+    assert figures.overdue_cases == 1
+    assert figures.complaints_today == 2
 
 
 def test_outbox_sequence_delivery_and_ack_are_idempotent(store: Store) -> None:
