@@ -12,6 +12,8 @@ import multiprocessing
 import sys
 from collections.abc import Sequence
 
+from console.shell.media_log import mute_media_probing
+
 # name -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("console.commands.gui", "open the console (default when no command is given)"),
@@ -31,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-case": ("console.commands.verify_case", "re-check a case file's hash chain and files"),
     "import-grids": ("console.commands.import_grids", "replace the grids with your GeoJSON layer"),
 }
+
+
+QT_COMMANDS = frozenset({"gui", "demo", "wall"})
+"""Commands that open windows: Qt's logging rules are set before their modules load Qt."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["gui", *argv]
     parser = build_parser()
     if argv[0] in COMMANDS:
+        if argv[0] in QT_COMMANDS:
+            mute_media_probing()
         module = importlib.import_module(COMMANDS[argv[0]][0])
         sub = argparse.ArgumentParser(
             prog=f"python -m console {argv[0]}", description=COMMANDS[argv[0]][1]

@@ -22,6 +22,7 @@ from console.shell.hub_link import HubLink
 from console.shell.i18n import install_qt_translator, set_language, tr
 from console.shell.login import LoginDialog
 from console.shell.main_window import APP_ICON, MainWindow
+from console.shell.media_log import quiet_libav
 from console.shell.session import Session
 
 FEATURES = ("console.map", "console.dispatch", "console.charts", "console.video")
@@ -98,6 +99,7 @@ def run(options: ConsoleOptions) -> int:
     """Open the console (login dialog unless both credentials are given); returns exit code."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
+    quiet_libav()
     set_language(options.language)
     install_qt_translator(app)
     app.setApplicationName("enforcement-console")

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from console.shell.hub_link import HubLink
     from console.shell.i18n import install_qt_translator, set_language
     from console.shell.login import LoginDialog
+    from console.shell.media_log import quiet_libav
     from console.shell.session import Session
     from console.video import VIDEO_TOPICS, WallWindow
     from console.video.layout import LayoutError, parse_layout
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
+    quiet_libav()
     set_language(args.lang)
     install_qt_translator(app)
     screens = app.screens()
