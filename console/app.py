@@ -95,6 +95,21 @@ class Console:
             )
 
 
+def show_main_window(window: MainWindow) -> bool:
+    """Show the window as the user left it; True if a saved layout was used.
+
+    The first time, a dispatch seat gets the whole screen (maximized; its size and docks are
+    kept at exit), with the first-run dock arrangement once the window has its size.
+    """
+    if window.restore_layout():
+        window.show()
+        return True
+    window.setGeometry(window.screen().availableGeometry())
+    window.showMaximized()
+    QTimer.singleShot(0, window.arrange_docks)  # Qt splits the columns evenly until then
+    return False
+
+
 def run(options: ConsoleOptions) -> int:
     """Open the console (login dialog unless both credentials are given); returns exit code."""
     app = QApplication.instance() or QApplication(sys.argv)
@@ -114,12 +129,7 @@ def run(options: ConsoleOptions) -> int:
             dialog.submit()  # still shown, so a wrong password can be corrected
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return 1
-        restored = console.window.restore_layout()
-        if not restored:
-            console.window.resize(1280, 800)
-        console.window.show()
-        if not restored:  # once the window has its size: Qt splits the columns evenly
-            QTimer.singleShot(0, console.window.arrange_docks)
+        show_main_window(console.window)
         if options.settings_problems:
             console.window.statusBar().showMessage(
                 tr(

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLabel
 from pytestqt.qtbot import QtBot
 
+from console.app import show_main_window
 from console.core.paths import data_dir
 from console.shell.main_window import LAYOUT_FILE, MainWindow
 from console.shell.session import Session
@@ -62,3 +63,23 @@ def test_a_window_never_shown_saves_nothing(qtbot: QtBot) -> None:
     window, _intake, _roster = window_with_docks(qtbot)
     window.close()  # e.g. the login was cancelled: keep the arrangement saved before
     assert not (data_dir() / LAYOUT_FILE).exists()
+
+
+def test_the_first_start_fills_the_screen_and_later_starts_keep_the_users_size(
+    qtbot: QtBot,
+) -> None:
+    first, _intake, _roster = window_with_docks(qtbot)
+    assert not show_main_window(first)  # no saved layout yet
+    qtbot.waitExposed(first)
+    screen = first.screen().availableGeometry()
+    assert first.windowState() & Qt.WindowState.WindowMaximized
+    assert (first.width(), first.height()) == (screen.width(), screen.height())
+    first.showNormal()
+    first.resize(screen.width() // 2, screen.height() // 2)
+    first.close()
+
+    second, _intake, _roster = window_with_docks(qtbot)
+    assert show_main_window(second)
+    qtbot.waitExposed(second)
+    assert not second.windowState() & Qt.WindowState.WindowMaximized
+    assert second.width() == screen.width() // 2
