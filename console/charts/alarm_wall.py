@@ -67,19 +67,20 @@ class AlarmCardWidget(QFrame):
         layout.addWidget(self.alarms)
         layout.addWidget(self.sparkline)
 
-    def show_card(self, card: AlarmCard, title: str) -> None:
+    def show_card(self, card: AlarmCard, directory: OutletDirectory) -> None:
         colour = SEVERITY_COLOURS.get(card.severity, "#555555")
         self.setStyleSheet(f"AlarmCardWidget {{ border: 2px solid {colour}; }}")
-        self.title.setText(title)
+        self.title.setText(directory.outlet_title(card.outlet_id))
         lines = []
         for alarm in card.ordered_alarms():
             line = alarm_kind_name(str(alarm.get("kind", "")))
+            name, unit = directory.pollutant(card.outlet_id, str(alarm.get("pollutant") or ""))
             if alarm.get("pollutant"):
-                line += f" {alarm['pollutant']}"
+                line += f" {name}"
             if alarm.get("value") is not None:
                 line += " " + tr(
                     "{value} (limit {limit})",
-                    value=format_value(alarm.get("value")),
+                    value=f"{format_value(alarm.get('value'))} {unit}".rstrip(),
                     limit=format_value(alarm.get("limit")),
                 )
             lines.append(line)
@@ -186,7 +187,7 @@ class AlarmWall(QWidget):
                 widget = AlarmCardWidget(card.outlet_id)
                 widget.sig_clicked.connect(self._select)
                 self.cards[card.outlet_id] = widget
-            widget.show_card(card, self.directory.outlet_title(card.outlet_id))
+            widget.show_card(card, self.directory)
             self._grid.addWidget(widget, index // COLUMNS, index % COLUMNS)
         self.status.setText(
             tr("Outlets with open alarms: {count}", count=len(ordered))

@@ -516,6 +516,14 @@ class OutletDirectory:
         enterprise = self.enterprises.get(enterprise_id)
         return list(enterprise.get("outlets", [])) if enterprise is not None else []
 
+    def pollutant(self, outlet_id: str, code: str) -> tuple[str, str]:
+        """(name, unit) of ``code`` in the outlet's permit; the code itself and no unit when
+        the permit does not list it."""
+        for limit in (self.outlets.get(outlet_id) or {}).get("limits", []):
+            if limit.get("code") == code:
+                return str(limit.get("name") or code), str(limit.get("unit") or "")
+        return code, ""
+
     def outlet_title(self, outlet_id: str) -> str:
         """ "Enterprise · outlet" for display; the bare id when the snapshot lacks it."""
         outlet = self.outlets.get(outlet_id)

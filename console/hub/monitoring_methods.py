@@ -26,6 +26,7 @@ from console.hub.protocol import ErrorCode
 from console.hub.registry import MethodError, method
 from console.hub.state import CallContext, utc_now
 from console.monitoring.aggregate import daily_rates
+from console.monitoring.receiver import CHINA_TZ
 from console.store.dispatch_repo import AuditEntry, DispatchRepo
 
 Window = Literal["realtime", "minute_24h", "hourly_30d"]
@@ -211,7 +212,7 @@ async def alarms_to_task(ctx: CallContext, params: AlarmToTaskParams) -> dict[st
             urgency=Urgency.URGENT if alarm["severity"] == "critical" else Urgency.NORMAL,
             reporter_name="在线监控",
             reporter_phone="",
-            description=_describe(alarm, outlet.name),
+            description=_describe(alarm, outlet),
             lon=outlet.lon,
             lat=outlet.lat,
             datum=Datum.WGS84,
@@ -246,14 +247,19 @@ def _outlet(world: World | None, outlet_id: str) -> Outlet | None:
     return None
 
 
-def _describe(alarm: dict[str, Any], outlet_name: str) -> str:
+def _describe(alarm: dict[str, Any], outlet: Outlet) -> str:
+    """The case's description: the pollutant by its permit name and unit, time in Beijing."""
     kind = _ALARM_NAMES.get(alarm["kind"], alarm["kind"])
-    parts = [f"在线监控报警：{outlet_name} {kind}"]
+    parts = [f"在线监控报警：{outlet.name} {kind}"]
+    limit = next((x for x in outlet.limits if x.code == alarm["pollutant"]), None)
+    unit = f" {limit.unit}" if limit is not None and limit.unit else ""
     if alarm["pollutant"]:
-        parts.append(f"因子 {alarm['pollutant']}")
+        name = alarm["pollutant"] if limit is None else f"{limit.name}（{limit.code}）"
+        parts.append(f"因子 {name}")
     if alarm["value"] is not None:
-        parts.append(f"监测值 {alarm['value']:g}")
+        parts.append(f"监测值 {alarm['value']:g}{unit}")
     if alarm["limit"] is not None:
-        parts.append(f"限值 {alarm['limit']:g}")
-    parts.append(f"开始于 {alarm['started_at']}")
+        parts.append(f"限值 {alarm['limit']:g}{unit}")
+    started = datetime.fromisoformat(alarm["started_at"]).astimezone(CHINA_TZ)
+    parts.append(f"开始于 {started:%Y-%m-%d %H:%M}（北京时间）")
     return "，".join(parts)

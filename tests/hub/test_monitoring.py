@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -380,7 +380,15 @@ def test_alarm_becomes_one_verification_task(monitored_url: str) -> None:
             [stored] = [a for a in await county.request("alarms.list") if a["id"] == alarm["id"]]
             assert stored["complaint_id"] == result["complaint_id"]
             complaint = await county.request("complaint.get", id=result["complaint_id"])
-            assert "超标" in str(complaint)
+            description = complaint["description"]
+            started = datetime.fromisoformat(alarm["started_at"]).astimezone(
+                timezone(timedelta(hours=8))
+            )
+            # Named as in the permit, with units, at Beijing time: the text goes to the case.
+            assert description == (
+                "在线监控报警：废水总排口 超标，因子 化学需氧量（w01018），监测值 180 mg/L，"
+                f"限值 100 mg/L，开始于 {started:%Y-%m-%d %H:%M}（北京时间）"
+            )
             with pytest.raises(HubError, match="not_found"):
                 await county.request("alarms.to_task", alarm_id="no-such-alarm")
         finally:

@@ -373,6 +373,9 @@ def test_charts_follow_a_real_hub_event_stream(
         card = wall.cards[outlet_id]
         assert enterprise["name"] in card.title.text()
         assert "超标" in card.alarms.text()
+        # The pollutant as the permit names it, the value with its unit.
+        permit = next(x for x in enterprise["outlets"][0]["limits"] if x["code"] == "w01018")
+        assert f"{permit['name']} 120 {permit['unit']}（限值 100）" in card.alarms.text()
         qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
         assert session.selection == ("outlet", outlet_id)
         cleared = dict(raised, topic="alarm.cleared")
