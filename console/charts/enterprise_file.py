@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.charts.findings import check_label, finding_texts, pollutant_namer
 from console.hub.client import HubError
 from console.shell.domain_labels import industry_label
 from console.shell.i18n import format_date, format_datetime, tr
@@ -44,18 +45,6 @@ def credit_label(rating: str) -> str:
         "black": tr("Black (seriously untrustworthy)"),
     }
     return labels.get(rating, rating)
-
-
-def check_label(check: str) -> str:
-    """Translated name of one of the five authenticity checks."""
-    labels = {
-        "exceedance": tr("Exceedance check"),
-        "fluctuation": tr("Fluctuation check"),
-        "zero": tr("Zero-value check"),
-        "box": tr("Box check"),
-        "condition": tr("Operating-condition check"),
-    }
-    return labels.get(check, check)
 
 
 def code_label(code: Any) -> str:
@@ -353,7 +342,7 @@ def render_file_html(file: Mapping[str, Any], districts: Mapping[str, str]) -> s
                 figures=(1,),
             )
         )
-        reasons = authenticity.get("reasons") or []
+        reasons = finding_texts(authenticity, pollutant_namer(file.get("outlets") or []))
         if reasons:
             parts.append("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in reasons) + "</ul>")
 

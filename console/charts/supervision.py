@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
 from console.charts.dashboard import LeaderDashboard
 from console.charts.draw_dialog import DrawDialog
 from console.charts.enterprise_file import EnterpriseFilePanel, district_names
+from console.charts.findings import finding_texts, pollutant_namer
+from console.charts.model import OutletDirectory
 from console.charts.outlet_chart import OutletChart
 from console.hub.client import HubError
 from console.shell.i18n import tr
@@ -149,6 +151,14 @@ class SuspicionRanking(QWidget):
             on_error=self._on_error,
         )
 
+    def _pollutant_name(self, row: Mapping[str, Any]) -> Callable[[str], str]:
+        directory = OutletDirectory(self.session.snapshot)
+        return pollutant_namer(directory.outlets_of(str(row["enterprise_id"])))
+
+    def reasons(self, row: Mapping[str, Any]) -> list[str]:
+        """A ranking row's findings in the console's language, most suspicious first."""
+        return finding_texts(row, self._pollutant_name(row))
+
     def set_ranking(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Show a ranking (the hub's reply), keeping its order."""
         names = district_names(self.session.snapshot)
@@ -156,14 +166,15 @@ class SuspicionRanking(QWidget):
         self.table.setRowCount(len(self.rows))
         for index, row in enumerate(self.rows):
             adcode = str(row.get("district_adcode", ""))
-            reasons = row.get("reasons") or []
+            reasons = self.reasons(row)
+            worst = row.get("worst_pollutant")
             cells = [
                 str(index + 1),
                 str(row.get("name", row["enterprise_id"])),
                 names.get(adcode, adcode),
                 f"{float(row['score']):.0f}",
-                str(row.get("worst_pollutant") or "—"),
-                "；".join(str(r) for r in reasons) or tr("No anomaly found"),
+                self._pollutant_name(row)(str(worst)) if worst else "—",
+                "；".join(reasons) or tr("No anomaly found"),
             ]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -194,7 +205,7 @@ class SuspicionRanking(QWidget):
         if hub is None:
             self.status.setText(tr("Not connected to the hub"))
             return
-        reasons = [str(r) for r in row.get("reasons") or []]
+        reasons = self.reasons(row)
         reason = tr(
             "Data authenticity score {score}: {reasons}",
             score=f"{float(row['score']):.0f}",

@@ -200,6 +200,7 @@ def score_hourly(
                 "worst_pollutant": item.code,
                 "outlet_id": item.outlet_id,
                 "evidence": evidence_spans(worst.findings),
+                "findings": [finding.to_json() for finding in result.findings],
                 "hours": worst.hours,
             }
     entries = []
@@ -222,6 +223,7 @@ def score_hourly(
                         "worst_pollutant": None,
                         "outlet_id": None,
                         "evidence": [],
+                        "findings": [],
                         "hours": 0,
                     }
                 ),
@@ -289,6 +291,7 @@ def _ranked(
             "worst_pollutant": entry["worst_pollutant"],
             "outlet_id": entry["outlet_id"],
             "evidence": entry["evidence"],
+            "findings": entry["findings"],
             "hours": entry["hours"],
             "weight_version": entry["weight_version"],
             "scored_at": entry["scored_at"],
@@ -465,6 +468,7 @@ async def enterprise_file(ctx: CallContext, params: EnterpriseParams) -> dict[st
                 "score": score["score"],
                 "checks": score["checks"],
                 "reasons": score["reasons"],
+                "findings": score["findings"],
                 "scored_at": score["scored_at"],
             }
         ),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Float, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.store.schema import ENUM, ID, NAME, Base
@@ -59,6 +59,8 @@ class AuthenticityScoreRow(Base):
     worst_pollutant: Mapped[str | None] = mapped_column(String(32))
     outlet_id: Mapped[str | None] = mapped_column(ID)
     evidence: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, server_default=text("'[]'"))
+    """``Reason.to_json`` of every finding, worst pollutant first (as ``reasons``)."""
     hours: Mapped[int] = mapped_column(Integer)
     weight_version: Mapped[int] = mapped_column(Integer)
     scored_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -127,6 +127,7 @@ def _score_json(row: AuthenticityScoreRow) -> dict[str, Any]:
         "worst_pollutant": row.worst_pollutant,
         "outlet_id": row.outlet_id,
         "evidence": list(row.evidence),
+        "findings": list(row.findings or []),
         "hours": row.hours,
         "weight_version": row.weight_version,
         "scored_at": row.scored_at.isoformat(),
@@ -261,7 +262,7 @@ class SupervisionRepo:
                     session.add(row)
                 for name in (
                     "district_adcode", "score", "checks", "reasons", "worst_pollutant",
-                    "outlet_id", "evidence", "hours", "weight_version",
+                    "outlet_id", "evidence", "findings", "hours", "weight_version",
                 ):  # fmt: skip
                     setattr(row, name, item[name])
                 row.scored_at = datetime.fromisoformat(item["scored_at"])

@@ -31,6 +31,7 @@ from console.core.model import (
 )
 from console.hub.client import HubError
 from console.hub.embedded import EmbeddedHub
+from console.monitoring.authenticity.phrases import render
 from console.monitoring.hj212 import decode, encode_packet
 from console.monitoring.receiver import (
     CHINA_TZ,
@@ -220,6 +221,9 @@ def test_ranking_puts_flat_and_zero_data_below_clean(hub_url: str) -> None:
         assert any("fluctuation" in r for r in flat["reasons"])
         assert zeros["checks"]["zero"] < 50
         assert any("zero" in r for r in zeros["reasons"])
+        # The same findings as data, in the same order, each sentence's values included.
+        assert [f["text"] for f in zeros["findings"]] == zeros["reasons"]
+        assert all(render(f["rule"], f["params"]) in f["text"] for f in zeros["findings"])
         assert zeros["worst_pollutant"] == "w01018"
         assert zeros["outlet_id"] == f"outlet-ent-{adcode}-zeros"
         span = zeros["evidence"][0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -25,6 +26,8 @@ from console.monitoring.authenticity import (
     score_batch,
     score_enterprises,
 )
+from console.monitoring.authenticity.phrases import phrase, render
+from console.monitoring.authenticity.scoring import Reason
 from console.monitoring.authenticity.synthetic import Pattern, make_batch
 
 # pattern -> (check that must name it, words of the reason)
@@ -49,6 +52,13 @@ def scored() -> list[tuple[Pattern, float, tuple[str, ...], dict[str, float]]]:
         for pattern, result in zip(patterns, score_batch(batch), strict=True):
             rows.append((pattern, result.score, result.reasons, result.checks))
     return rows
+
+
+@pytest.fixture(scope="module")
+def scored_findings() -> list[Reason]:
+    """Every finding of the synthetic mix (one seed)."""
+    batch = make_batch([p for p in Pattern for _ in range(3)], seed=SEEDS[0])
+    return [finding for result in score_batch(batch) for finding in result.findings]
 
 
 def test_every_forged_series_scores_below_every_clean_one(
@@ -111,6 +121,28 @@ def test_findings_carry_the_hours_as_data() -> None:
     assert flat.hours == ((start, start + timedelta(hours=200)),)
     assert flat.to_json()["hours"] == [["2026-01-05T04:00:00+08:00", "2026-01-13T12:00:00+08:00"]]
     assert result.reasons == tuple(f.text for f in result.findings)
+
+
+def test_findings_carry_their_sentences_values_as_data(
+    scored_findings: list[Reason],
+) -> None:
+    """Every sentence is its rule's phrase filled with the finding's params, JSON and all."""
+    rules = set()
+    for finding in scored_findings:
+        data = json.loads(json.dumps(finding.to_json(), ensure_ascii=False))
+        sentence = render(data["rule"], data["params"])
+        assert finding.text.endswith(": " + sentence), finding.text
+        assert "{" not in sentence
+        rules.add(finding.rule)
+    # The synthetic mix reaches these rules; the rest have tests of their own below.
+    assert {"flat", "zero", "hug", "o2_air", "repeats", "periodic"} <= rules
+
+
+def test_a_phrase_needs_all_its_values() -> None:
+    with pytest.raises(KeyError):
+        render("run_one", {})
+    with pytest.raises(KeyError):
+        phrase("no_such_phrase")
 
 
 def test_first_hour_and_coverage_findings() -> None:

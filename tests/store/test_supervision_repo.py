@@ -71,6 +71,7 @@ def _score(enterprise_id: str, at: datetime, version: int = 1) -> dict[str, Any]
         "worst_pollutant": "w01018",
         "outlet_id": "outlet-331002",
         "evidence": [{"start": at.isoformat(), "end": (at + timedelta(hours=12)).isoformat()}],
+        "findings": [{"rule": "periodic", "params": {"lag": 24, "r": "0.95", "free": "0.30"}}],
         "hours": 700,
         "weight_version": version,
         "scored_at": at.isoformat(),
@@ -84,6 +85,7 @@ def test_score_cache_is_fresh_per_window_and_weights(store: Store) -> None:
     fresh = repo.cached_scores(["ent-331002"], 30, NOW - timedelta(minutes=5), 1)
     assert fresh["ent-331002"]["score"] == 42.5
     assert fresh["ent-331002"]["evidence"][0]["start"] == NOW.isoformat()
+    assert fresh["ent-331002"]["findings"][0]["params"]["lag"] == 24
     assert repo.cached_scores(["ent-331002"], 30, NOW + timedelta(seconds=1), 1) == {}
     assert repo.cached_scores(["ent-331002"], 30, NOW - timedelta(minutes=5), 2) == {}
     assert repo.cached_scores(["ent-331002"], 90, NOW - timedelta(minutes=5), 1) == {}

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 import console
 from console.app import install_features
+from console.monitoring.authenticity.phrases import PHRASES
 from console.shell import i18n
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
@@ -107,6 +108,13 @@ def test_every_tr_literal_has_a_zh_cn_translation() -> None:
     assert not missing, "add these to console/shell/translations/<feature>.zh_CN.json:\n" + (
         "\n".join(missing)
     )
+
+
+def test_every_authenticity_phrase_has_a_zh_cn_translation() -> None:
+    """The scorer's sentence templates are translated by the console (charts/findings.py)."""
+    catalogue = i18n.load_catalogue("zh_CN")
+    missing = sorted(text for text in PHRASES.values() if text and text not in catalogue)
+    assert not missing, "add these to console/shell/translations/charts.zh_CN.json"
 
 
 def test_translations_keep_the_placeholders() -> None:

@@ -21,6 +21,7 @@ import console
 import console.hub.supervision_methods  # registers the methods tested here
 from console.charts import ChartsFeature, install
 from console.charts.enterprise_file import render_file_html, section_titles
+from console.charts.findings import finding_text, pollutant_namer
 from console.core.model import World
 from console.monitoring.hj212 import decode, encode_packet
 from console.monitoring.receiver import ReceivedPacket, StationInfo, format_hj212_time
@@ -150,7 +151,13 @@ def test_ranking_fills_opens_evidence_and_creates_an_inspection(
     assert ranking.table.item(0, 2).text() == "椒江区"
     assert ranking.table.item(0, 3).text() == f"{float(top['score']):.0f}"
     assert top["reasons"]
-    assert ranking.table.item(0, 5).text().startswith(str(top["reasons"][0]))
+    # The findings in Chinese, pollutants by their permit names; no English sentence left.
+    reasons = ranking.table.item(0, 5).text()
+    assert reasons.startswith(ranking.reasons(top)[0])
+    assert "（" in reasons
+    assert "operating hours" not in reasons
+    assert "of the" not in reasons
+    assert ranking.table.item(0, 4).text() != top["worst_pollutant"]  # named, not w01018
 
     # Choosing the row selects its outlet: the chart opens on 30 days with the evidence marked.
     assert not ranking.inspect_button.isEnabled()
@@ -225,8 +232,11 @@ def test_enterprise_file_shows_every_section(
     assert "传输率" in text
     assert reply["authenticity"] is not None
     assert f"真实性评分 {float(reply['authenticity']['score']):.0f}" in text
-    for reason in reply["authenticity"]["reasons"]:
-        assert reason in text
+    findings = reply["authenticity"]["findings"]
+    assert len(findings) == len(reply["authenticity"]["reasons"]) > 0
+    for finding in findings:
+        assert finding_text(finding, pollutant_namer(reply["outlets"])) in text
+    assert "operating hours" not in text  # the English sentences stay out of a Chinese file
     for camera in reply["cameras"]:
         assert camera["name"] in text
     quota = reply["quota"]

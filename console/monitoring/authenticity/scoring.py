@@ -10,15 +10,17 @@ are written down in ``docs/authenticity.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from console.monitoring.authenticity.config import CHECKS, AuthenticityConfig, Ramp, Weights
+from console.monitoring.authenticity.phrases import Param, phrase, render
 
 Floats = NDArray[np.float64]
 Bools = NDArray[np.bool_]
@@ -88,7 +90,8 @@ class Reason:
     ``text`` is the readable sentence (as in ``reasons``); ``hours`` are the rule's longest
     run of offending hours or one example hour - where an inspector should look first - and
     are empty for findings about the series as a whole (a period, too little data).
-    ``score`` is the rule's sub-score, None for the coverage note.
+    ``score`` is the rule's sub-score, None for the coverage note. ``text`` is English;
+    ``params`` fill the rule's phrase in any language (``phrases.render``).
     """
 
     pollutant: str
@@ -97,6 +100,8 @@ class Reason:
     score: float | None
     text: str
     hours: tuple[Span, ...] = ()
+    params: Mapping[str, Param] = field(default_factory=dict)
+    """The values of the rule's sentence (``phrases.PHRASES[rule]``), for other languages."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -106,6 +111,7 @@ class Reason:
             "score": None if self.score is None else _round(self.score),
             "text": self.text,
             "hours": [[start.isoformat(), end.isoformat()] for start, end in self.hours],
+            "params": dict(self.params),
         }
 
 
@@ -189,27 +195,31 @@ def score_batch(
             key=lambda p: (float(p.score[i]), p.check),
         )
         pollutant = batch.pollutant[i]
-        findings = [
-            Reason(
-                pollutant=pollutant,
-                check=p.check,
-                rule=p.rule,
-                score=float(p.score[i]),
-                text=f"{pollutant} {p.check} ({p.score[i]:.0f}): {p.describe(i)}",
-                hours=ctx.spans(i, p.span(i)),
+        findings = []
+        for p in flagged:
+            params = p.describe(i)
+            findings.append(
+                Reason(
+                    pollutant=pollutant,
+                    check=p.check,
+                    rule=p.rule,
+                    score=float(p.score[i]),
+                    text=f"{pollutant} {p.check} ({p.score[i]:.0f}): {render(p.rule, params)}",
+                    hours=ctx.spans(i, p.span(i)),
+                    params=params,
+                )
             )
-            for p in flagged
-        ]
         hours = int(ctx.n[i])
         if hours < config.min_hours:
+            params = {"hours": hours, "minimum": config.min_hours}
             findings.append(
                 Reason(
                     pollutant=pollutant,
                     check=COVERAGE,
                     rule=COVERAGE,
                     score=None,
-                    text=f"{pollutant} {COVERAGE}: only {hours} valid hours of normal operation "
-                    f"(fewer than {config.min_hours}): weak evidence either way",
+                    text=f"{pollutant} {COVERAGE}: {render(COVERAGE, params)}",
+                    params=params,
                 )
             )
         results.append(
@@ -263,12 +273,13 @@ class _Part:
     check: str
     rule: str
     score: Floats
-    describe: Callable[[int], str]
+    describe: Callable[[int], dict[str, Param]]
+    """The values of the rule's sentence for series ``i`` (``phrases.PHRASES[rule]``)."""
     span: Callable[[int], Cells]
 
 
 def _run_span(runs: tuple[NDArray[np.int64], NDArray[np.int64]]) -> Callable[[int], Cells]:
-    """The longest run of a series (the one ``run_text`` names)."""
+    """The longest run of a series (the one ``_Context.run`` names)."""
 
     def span(i: int) -> Cells:
         length = int(runs[0][i])
@@ -347,20 +358,24 @@ class _Context:
         start = datetime.fromtimestamp(int(self.batch.start[i]) + 3600 * first, CHINA_TZ)
         return ((start, start + timedelta(hours=length)),)
 
-    def run_text(self, i: int, runs: tuple[NDArray[np.int64], NDArray[np.int64]]) -> str:
+    def run(self, i: int, runs: tuple[NDArray[np.int64], NDArray[np.int64]]) -> Param:
+        """The longest run of hours, as the end of a sentence."""
         length, start = int(runs[0][i]), int(runs[1][i])
         if length <= 0:
-            return ""
+            return phrase("run_none")
         if length == 1:
-            return f"; e.g. {self.hour(i, start)}"
+            return phrase("run_one", at=self.hour(i, start))
         last = start + length - 1
-        return f"; longest run {length} h from {self.hour(i, start)} to {self.hour(i, last)}"
+        return phrase(
+            "run_longest", hours=length, start=self.hour(i, start), end=self.hour(i, last)
+        )
 
-    def range_text(self, i: int) -> str:
+    def range_of(self, i: int) -> Param:
+        """The instrument range the rule compared with, or the one assumed from the limit."""
         if self.range_given[i]:
-            return f"instrument range {_num(self.range[i])}"
+            return phrase("range_instrument", range=_num(self.range[i]))
         factor = self.config.default_range_factor
-        return f"assumed range {_num(self.range[i])} = {factor:g} x limit"
+        return phrase("range_assumed", range=_num(self.range[i]), factor=f"{factor:g}")
 
 
 def _score(value: Floats, ramp: Ramp) -> Floats:
@@ -420,6 +435,11 @@ def _num(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _counted(count: NDArray[Any], total: NDArray[Any], share: Floats, i: int) -> dict[str, Param]:
+    """ "count of total (share)", the start of most sentences."""
+    return {"count": int(count[i]), "total": int(total[i]), "share": _pct(share[i])}
+
+
 def _round(value: float) -> float:
     return round(float(value), 1)
 
@@ -442,13 +462,15 @@ def _exceedance(ctx: _Context) -> list[_Part]:
     peak_at = peak.argmax(axis=1) if peak.shape[1] else np.zeros(batch.size, dtype=np.int64)
     runs = _longest_run(hits)
 
-    def describe(i: int) -> str:
-        basis = "O2-converted (Zs) values" if converted[i] else "values"
-        return (
-            f"{count[i]} of {total[i]} operating hours ({_pct(share[i])}) with {basis} above "
-            f"the limit {_num(ctx.limit[i])}, highest {_num(peak[i, peak_at[i]])} at "
-            f"{ctx.hour(i, int(peak_at[i]))}{ctx.run_text(i, runs)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "basis": phrase("basis_zs" if converted[i] else "basis_values"),
+            "limit": _num(ctx.limit[i]),
+            "peak": _num(peak[i, peak_at[i]]),
+            "peak_at": ctx.hour(i, int(peak_at[i])),
+            "run": ctx.run(i, runs),
+        }
 
     return [
         _Part(
@@ -489,13 +511,15 @@ def _flat(ctx: _Context) -> _Part:
     share, count, total = _share(hits, m)
     runs = _longest_run(covered)
 
-    def describe(i: int) -> str:
-        return (
-            f"{count[i]} of {total[i]} operating hours ({_pct(share[i])}) lie in windows of "
-            f"{w} h whose values vary by at most {_pct(config.flat_fraction_of_range)} of the "
-            f"{ctx.range_text(i)} (±{_num(tolerance[i])}; MEE 2012 guide §7.1)"
-            f"{ctx.run_text(i, runs)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "window": w,
+            "fraction": _pct(config.flat_fraction_of_range),
+            "range": ctx.range_of(i),
+            "tolerance": _num(tolerance[i]),
+            "run": ctx.run(i, runs),
+        }
 
     return _Part("fluctuation", "flat", _score(share, config.flat), describe, _run_span(runs))
 
@@ -551,18 +575,19 @@ def _periodic(ctx: _Context) -> list[_Part]:
     share, repeated, total = _share(repeats, paired & changed)
     runs = _longest_run(repeats)
 
-    def describe_periodic(i: int) -> str:
-        return (
-            f"hour-to-hour changes repeat with a period of {best_lag[i]} h "
-            f"(autocorrelation {best_r[i]:.2f}; honest data stays below "
-            f"{config.periodic.free:.2f})"
-        )
+    def describe_periodic(i: int) -> dict[str, Param]:
+        return {
+            "lag": int(best_lag[i]),
+            "r": f"{best_r[i]:.2f}",
+            "free": f"{config.periodic.free:.2f}",
+        }
 
-    def describe_repeats(i: int) -> str:
-        return (
-            f"{repeated[i]} of {total[i]} changing hours ({_pct(share[i])}) repeat exactly the "
-            f"value {best_lag[i]} h earlier (copy-paste){ctx.run_text(i, runs)}"
-        )
+    def describe_repeats(i: int) -> dict[str, Param]:
+        return {
+            **_counted(repeated, total, share, i),
+            "lag": int(best_lag[i]),
+            "run": ctx.run(i, runs),
+        }
 
     return [
         _Part(
@@ -590,12 +615,13 @@ def _jumps(ctx: _Context) -> _Part:
     share, count, total = _share(hits, ctx.dm)
     first = hits.argmax(axis=1) if hits.shape[1] else np.zeros(ctx.batch.size, np.int64)
 
-    def describe(i: int) -> str:
-        return (
-            f"{count[i]} of {total[i]} hour-to-hour changes ({_pct(share[i])}) exceed "
-            f"{_pct(config.jump_fraction_of_range)} of the {ctx.range_text(i)}, first at "
-            f"{ctx.hour(i, int(first[i]) + 1)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "fraction": _pct(config.jump_fraction_of_range),
+            "range": ctx.range_of(i),
+            "first_at": ctx.hour(i, int(first[i]) + 1),
+        }
 
     return _Part(
         "fluctuation", "jumps", _score(share, config.jump), describe, _first_span(first + 1, count)
@@ -606,25 +632,32 @@ def _zero(ctx: _Context) -> list[_Part]:
     """Zeros or values at the detection limit while flow (else O2, else the flag) says running."""
     batch, config, x = ctx.batch, ctx.config, ctx.x
     evidence = np.where(ctx.flow_known, ctx.flow_running, ~ctx.stop)
-    kind = np.where(ctx.flow_known.any(axis=1), "flow", "flag N (no flow given)")
+    kind = np.where(ctx.flow_known.any(axis=1), "evidence_flow", "evidence_flag")
     if batch.o2 is not None:
         o2_known = np.isfinite(batch.o2) & ~ctx.flow_known
         evidence = np.where(o2_known, batch.o2 < config.o2_air_percent, evidence)
         uses_o2 = o2_known.any(axis=1) & ~ctx.flow_known.any(axis=1)
-        kind = np.where(uses_o2, f"O2 below {config.o2_air_percent:g} %", kind)
+        kind = np.where(uses_o2, "evidence_o2", kind)
     base = ctx.measured & evidence
     level = config.zero_fraction_of_limit * ctx.limit
     hits = base & (x <= level[:, None])
     share, count, total = _share(hits, base)
     runs = _longest_run(hits)
 
-    def describe(i: int) -> str:
-        return (
-            f"{count[i]} of {total[i]} running hours ({_pct(share[i])}) read at or below "
-            f"{_num(level[i])} ({_pct(config.zero_fraction_of_limit)} of the limit "
-            f"{_num(ctx.limit[i])}) while {kind[i]} showed the plant running"
-            f"{ctx.run_text(i, runs)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        shown_by = str(kind[i])
+        return {
+            **_counted(count, total, share, i),
+            "level": _num(level[i]),
+            "fraction": _pct(config.zero_fraction_of_limit),
+            "limit": _num(ctx.limit[i]),
+            "evidence": (
+                phrase(shown_by, o2=f"{config.o2_air_percent:g}")
+                if shown_by == "evidence_o2"
+                else phrase(shown_by)
+            ),
+            "run": ctx.run(i, runs),
+        }
 
     return [_Part("zero", "zero", _score(share, config.zero), describe, _run_span(runs))]
 
@@ -644,13 +677,16 @@ def _box(ctx: _Context) -> list[_Part]:
     hug_score = 100.0 * (1.0 - _rise(share, config.hug_share) * truncated)
     runs = _longest_run(band)
 
-    def describe_hug(i: int) -> str:
-        return (
-            f"{count[i]} of {total[i]} operating hours ({_pct(share[i])}) sit in "
-            f"[{low:g}, {high:g}) x limit = [{_num(low * ctx.limit[i])}, "
-            f"{_num(high * ctx.limit[i])}) but only {above[i]} reach the limit: held just "
-            f"under the limit{ctx.run_text(i, runs)}"
-        )
+    def describe_hug(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "low": f"{low:g}",
+            "high": f"{high:g}",
+            "band_low": _num(low * ctx.limit[i]),
+            "band_high": _num(high * ctx.limit[i]),
+            "above": int(above[i]),
+            "run": ctx.run(i, runs),
+        }
 
     fence = config.iqr_fence
     with np.errstate(invalid="ignore"):
@@ -658,13 +694,15 @@ def _box(ctx: _Context) -> list[_Part]:
     out_share, out_count, out_total = _share(outside, m)
     first = outside.argmax(axis=1) if outside.shape[1] else np.zeros(ctx.batch.size, np.int64)
 
-    def describe_outliers(i: int) -> str:
-        return (
-            f"{out_count[i]} of {out_total[i]} operating hours ({_pct(out_share[i])}) lie "
-            f"outside the box-plot fences Q1 - {fence:g} IQR .. Q3 + {fence:g} IQR = "
-            f"[{_num(q1[i] - fence * iqr[i])}, {_num(q3[i] + fence * iqr[i])}] "
-            f"(median {_num(median[i])}), first at {ctx.hour(i, int(first[i]))}"
-        )
+    def describe_outliers(i: int) -> dict[str, Param]:
+        return {
+            **_counted(out_count, out_total, out_share, i),
+            "fence": f"{fence:g}",
+            "lower": _num(q1[i] - fence * iqr[i]),
+            "upper": _num(q3[i] + fence * iqr[i]),
+            "median": _num(median[i]),
+            "first_at": ctx.hour(i, int(first[i])),
+        }
 
     return [
         _Part("box", "hug", np.asarray(hug_score, dtype=np.float64), describe_hug, _run_span(runs)),
@@ -699,12 +737,12 @@ def _o2_air(ctx: _Context, o2: Floats) -> _Part:
     share, count, total = _share(air, base)
     runs = _longest_run(air)
 
-    def describe(i: int) -> str:
-        return (
-            f"flue-gas O2 at or above {config.o2_air_percent:g} % (ambient air 20.9 %) in "
-            f"{count[i]} of {total[i]} hours declared running ({_pct(share[i])}): the "
-            f"probe measures air or the gas is diluted{ctx.run_text(i, runs)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "o2": f"{config.o2_air_percent:g}",
+            "run": ctx.run(i, runs),
+        }
 
     return _Part("condition", "o2_air", _score(share, config.o2_air), describe, _run_span(runs))
 
@@ -722,13 +760,14 @@ def _flow_zero_moving(ctx: _Context) -> _Part:
     share, count, total = _share(hits, base)
     runs = _longest_run(hits)
 
-    def describe(i: int) -> str:
-        return (
-            f"{count[i]} of {total[i]} hours ({_pct(share[i])}) with no flow (at most "
-            f"{_pct(config.flow_zero_fraction)} of the median flow {_num(ctx.flow_ref[i])}) "
-            f"while the concentration changed by more than {_num(step[i])} in the "
-            f"hour{ctx.run_text(i, runs)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "fraction": _pct(config.flow_zero_fraction),
+            "flow": _num(ctx.flow_ref[i]),
+            "step": _num(step[i]),
+            "run": ctx.run(i, runs),
+        }
 
     return _Part(
         "condition",
@@ -750,12 +789,17 @@ def _stop_emitting(ctx: _Context) -> _Part:
     stops = (ctx.stop & has_value).sum(axis=1)
     runs = _longest_run(hits)
 
-    def describe(i: int) -> str:
-        sign = "flow" if ctx.flow_known[i].any() else f"values above {_num(level[i])}"
-        return (
-            f"{count[i]} of {stops[i]} hours flagged F (declared stopped) still show {sign} "
-            f"({_pct(share[i])} of all {total[i]} hours): 标停未停{ctx.run_text(i, runs)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "stops": int(stops[i]),
+            "sign": (
+                phrase("sign_flow")
+                if ctx.flow_known[i].any()
+                else phrase("sign_values", level=_num(level[i]))
+            ),
+            "run": ctx.run(i, runs),
+        }
 
     return _Part(
         "condition", "stop_emitting", _score(share, config.stop_emitting), describe, _run_span(runs)
@@ -769,12 +813,12 @@ def _hot_flue_gas(ctx: _Context, temperature: Floats) -> _Part:
     share, count, total = _share(hot, base)
     runs = _longest_run(hot)
 
-    def describe(i: int) -> str:
-        return (
-            f"flue gas above {config.wet_fgd_max_temperature:g} °C in {count[i]} of "
-            f"{total[i]} operating hours ({_pct(share[i])}); after wet desulfurisation it is "
-            f"saturated at about 45-60 °C (bypass?){ctx.run_text(i, runs)}"
-        )
+    def describe(i: int) -> dict[str, Param]:
+        return {
+            **_counted(count, total, share, i),
+            "temperature": f"{config.wet_fgd_max_temperature:g}",
+            "run": ctx.run(i, runs),
+        }
 
     return _Part(
         "condition", "hot_flue_gas", _score(share, config.hot_flue_gas), describe, _run_span(runs)
