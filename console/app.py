@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QDialog
 from console.hub.client import HubError
 from console.hub.embedded import EmbeddedHub
 from console.shell.controller import SessionController
+from console.shell.hub_errors import error_text
 from console.shell.hub_link import HubLink
 from console.shell.i18n import install_qt_translator, set_language, tr
 from console.shell.login import LoginDialog
@@ -90,9 +91,7 @@ class Console:
 
     def _show_error(self, error: HubError) -> None:
         if self.window is not None:
-            self.window.statusBar().showMessage(
-                tr("Hub error {code}: {detail}", code=error.code, detail=error.detail), 10_000
-            )
+            self.window.statusBar().showMessage(error_text(error), 10_000)
 
 
 def show_main_window(window: MainWindow) -> bool:

@@ -25,6 +25,7 @@ from console.charts.model import AlarmCard, AlarmWallModel, OutletDirectory
 from console.charts.style import LIMIT_PEN, adopt_orphans, alarm_kind_name, format_value
 from console.hub.client import HubError
 from console.shell.alarm_sound import AlarmSound
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -170,9 +171,7 @@ class AlarmWall(QWidget):
         self._relayout()
 
     def _on_error(self, error: HubError) -> None:
-        self.status.setText(
-            tr("Could not load the alarms ({code}): {detail}", code=error.code, detail=error.detail)
-        )
+        self.status.setText(tr("Could not load the alarms: {reason}", reason=error_text(error)))
 
     def _relayout(self) -> None:
         """Put the cards in severity order; widgets of outlets still alarmed are reused."""

@@ -13,6 +13,7 @@ from console.charts.model import REALTIME, ComparisonModel, OutletDirectory
 from console.charts.outlet_chart import SERIES_METHOD
 from console.charts.style import CURVE_COLOURS, LIMIT_PEN, adopt_orphans, format_value, style_plot
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -107,10 +108,4 @@ class ComparisonChart(QWidget):
         self._redraw({str(reply["outlet_id"])})
 
     def _on_error(self, error: HubError) -> None:
-        self.status.setText(
-            tr(
-                "Could not load the history ({code}): {detail}",
-                code=error.code,
-                detail=error.detail,
-            )
-        )
+        self.status.setText(tr("Could not load the history: {reason}", reason=error_text(error)))

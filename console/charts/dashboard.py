@@ -44,6 +44,7 @@ from console.charts.report import (
 from console.charts.report import rate_text as rate_cell
 from console.charts.style import CURVE_COLOURS, adopt_orphans, show_counts, style_plot
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -306,9 +307,7 @@ class LeaderDashboard(QWidget):
             self.status.setText(tr("The hub sent unusable figures: {detail}", detail=str(exc)))
 
     def _on_error(self, error: HubError) -> None:
-        self.status.setText(
-            tr("Request failed ({code}): {detail}", code=error.code, detail=error.detail)
-        )
+        self.status.setText(error_text(error))
 
     def _on_period_chosen(self, index: int) -> None:
         self.set_days(int(self.period_combo.itemData(index)))

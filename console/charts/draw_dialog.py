@@ -40,6 +40,7 @@ from console.charts.enterprise_file import district_names
 from console.charts.report import write_pdf
 from console.core.draw import MIN_INSPECTORS, DrawError, DrawPlan
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -350,9 +351,7 @@ class DrawDialog(QDialog):
 
     def _on_error(self, error: HubError) -> None:
         self.run_button.setEnabled(True)
-        self.status.setText(
-            tr("Request failed ({code}): {detail}", code=error.code, detail=error.detail)
-        )
+        self.status.setText(error_text(error))
 
     def _remove_category(self) -> None:
         rows = sorted({index.row() for index in self.categories.selectedIndexes()}, reverse=True)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from console.charts.findings import check_label, finding_texts, pollutant_namer
 from console.hub.client import HubError
 from console.shell.domain_labels import industry_label
+from console.shell.hub_errors import error_text
 from console.shell.i18n import format_date, format_datetime, tr
 from console.shell.session import Session
 
@@ -516,9 +517,7 @@ class EnterpriseFilePanel(QWidget):
         self.sig_loaded.emit(reply)
 
     def _on_error(self, error: HubError) -> None:
-        self.status.setText(
-            tr("Request failed ({code}): {detail}", code=error.code, detail=error.detail)
-        )
+        self.status.setText(error_text(error))
 
     def _on_search_chosen(self, index: int) -> None:
         enterprise_id = self.search.itemData(index)

@@ -50,6 +50,7 @@ from console.charts.style import (
     window_labels,
 )
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.hub_link import NOT_CONNECTED
 from console.shell.i18n import tr
 from console.shell.session import Session
@@ -467,11 +468,7 @@ class OutletChart(QWidget):
             self.status.setText(tr("Not connected to the hub: showing live values only"))
         else:
             self.status.setText(
-                tr(
-                    "Could not load the history ({code}): {detail}",
-                    code=error.code,
-                    detail=error.detail,
-                )
+                tr("Could not load the history: {reason}", reason=error_text(error))
             )
 
     def _on_mouse_moved(self, position: QPointF) -> None:

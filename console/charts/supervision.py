@@ -40,6 +40,7 @@ from console.charts.findings import finding_texts, pollutant_namer
 from console.charts.model import OutletDirectory
 from console.charts.outlet_chart import OutletChart
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
@@ -292,9 +293,7 @@ class SuspicionRanking(QWidget):
 
     def _on_error(self, error: HubError) -> None:
         self._enable_actions()
-        self.status.setText(
-            tr("Request failed ({code}): {detail}", code=error.code, detail=error.detail)
-        )
+        self.status.setText(error_text(error))
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -285,9 +286,7 @@ class AttachmentList(QWidget):
         self.sig_message.emit(tr("The voice memo cannot be played: {detail}", detail=detail))
 
     def _on_error(self, error: HubError) -> None:
-        self.sig_message.emit(
-            tr("Hub error {code}: {detail}", code=error.code, detail=error.detail)
-        )
+        self.sig_message.emit(error_text(error))
 
 
 # ---- complaint files at intake --------------------------------------------------------------
@@ -516,12 +515,7 @@ class ComplaintFiles(QWidget):
     def _on_error(self, error: HubError) -> None:
         name = self.files[0].path.name if self.files else ""
         self._end(
-            tr(
-                "Uploading {name} failed ({code}): {detail}",
-                name=name,
-                code=error.code,
-                detail=error.detail,
-            ),
+            tr("Uploading {name} failed: {reason}", name=name, reason=error_text(error)),
             error=True,
         )
 

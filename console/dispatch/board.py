@@ -39,6 +39,7 @@ from console.dispatch.board_model import (
 from console.dispatch.labels import urgency_label
 from console.hub.client import HubError
 from console.shell.alarm_sound import AlarmSound
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -199,9 +200,7 @@ class DispatchBoard(QWidget):
         self._update_count()
 
     def _on_error(self, error: HubError) -> None:
-        self.sig_message.emit(
-            tr("Hub error {code}: {detail}", code=error.code, detail=error.detail)
-        )
+        self.sig_message.emit(error_text(error))
 
     def _on_tab(self, index: int) -> None:
         self.proxy.set_queue(Queue(self.tabs.tabData(index)))

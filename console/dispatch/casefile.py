@@ -46,6 +46,7 @@ from console.shell.domain_labels import (
     industry_label,
     inspection_type_label,
 )
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -498,7 +499,7 @@ class CaseFileViewer(QWidget):
                 self._show_problem(tr("Export failed: {error}", error=str(exc)))
 
     def _on_error(self, error: HubError) -> None:
-        self._show_problem(tr("Hub error {code}: {detail}", code=error.code, detail=error.detail))
+        self._show_problem(error_text(error))
 
     def _show_problem(self, text: str) -> None:
         self.sig_message.emit(text)

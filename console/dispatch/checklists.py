@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from console.hub.client import HubError
 from console.shell.domain_labels import industry_label, inspection_type_label
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -165,7 +166,7 @@ class ChecklistEditor(QWidget):
 
     def _on_error(self, error: HubError) -> None:
         self.save_button.setEnabled(self.current is not None)
-        self.error.setText(tr("Hub error {code}: {detail}", code=error.code, detail=error.detail))
+        self.error.setText(error_text(error))
 
     # ---- editing ---------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QHeaderView, QTableView, QVBoxLayout, QWidget
 from console.core.tasks import TaskState
 from console.dispatch.board_model import OVERDUE_BACKGROUND
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -151,4 +152,4 @@ class DistrictStatusTable(QWidget):
 
     def _on_error(self, error: HubError) -> None:
         # The table keeps its last rows; the next event or login tries again.
-        self.view.setToolTip(tr("Hub error {code}: {detail}", code=error.code, detail=error.detail))
+        self.view.setToolTip(error_text(error))

@@ -33,6 +33,7 @@ from console.core.geo import Datum
 from console.dispatch.attachments import ComplaintFiles
 from console.dispatch.labels import category_label, channel_label, urgency_label
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -341,10 +342,6 @@ class IntakePanel(QWidget):
         self.busy = False
         self.submit_button.setEnabled(True)
         self.form_error.setText(
-            tr(
-                "The hub refused the complaint ({code}): {detail}",
-                code=error.code,
-                detail=error.detail,
-            )
+            tr("The hub refused the complaint: {reason}", reason=error_text(error))
         )
         self.form_error.show()

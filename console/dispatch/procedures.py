@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWid
 
 from console.dispatch.board_model import parse_time
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -320,7 +321,7 @@ class ProceduresPanel(QWidget):
         self._update_clock()
 
     def _on_error(self, error: HubError) -> None:
-        self.status.setText(tr("Hub error {code}: {detail}", code=error.code, detail=error.detail))
+        self.status.setText(error_text(error))
         self.status.show()
 
     def _on_double_click(self, index: QModelIndex) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from console.dispatch.board_model import parse_time
 from console.dispatch.labels import category_label, urgency_label
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import format_datetime, tr
 from console.shell.session import Session
 
@@ -262,5 +263,5 @@ class RecommendationPanel(QWidget):
     def _on_error(self, error: HubError) -> None:
         self.busy = False
         self.dispatch_button.setEnabled(self.result is not None)
-        self.error.setText(tr("Hub error {code}: {detail}", code=error.code, detail=error.detail))
+        self.error.setText(error_text(error))
         self.error.show()

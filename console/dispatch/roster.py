@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from console.dispatch.board_model import parse_time
 from console.dispatch.enrol import EnrolDialog
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -417,6 +418,4 @@ class OfficerRoster(QWidget):
         )
 
     def _on_error(self, error: HubError) -> None:
-        self.sig_message.emit(
-            tr("Hub error {code}: {detail}", code=error.code, detail=error.detail)
-        )
+        self.sig_message.emit(error_text(error))

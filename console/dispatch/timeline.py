@@ -40,6 +40,7 @@ from console.dispatch.labels import (
     urgency_label,
 )
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import format_datetime, tr
 from console.shell.session import Session
 
@@ -402,5 +403,5 @@ class TaskTimeline(QWidget):
         self._on_error(error)
 
     def _on_error(self, error: HubError) -> None:
-        self.notice.setText(tr("Hub error {code}: {detail}", code=error.code, detail=error.detail))
+        self.notice.setText(error_text(error))
         self.notice.show()

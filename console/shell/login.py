@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.hub.client import CONNECTION_CLOSED, HubError
+from console.shell.hub_errors import error_text
 from console.shell.hub_link import NOT_CONNECTED, HubLink
 from console.shell.i18n import tr
 
@@ -33,7 +34,7 @@ def login_error_message(error: HubError, hub_url: str) -> str:
         CONNECTION_CLOSED: tr("Cannot reach the hub at {url}.", url=hub_url),
         NOT_CONNECTED: tr("Cannot reach the hub at {url}.", url=hub_url),
     }
-    return messages.get(error.code) or tr("Login failed: {detail}", detail=error.detail)
+    return messages.get(error.code) or tr("Login failed: {reason}", reason=error_text(error))
 
 
 class LoginDialog(QDialog):

@@ -56,6 +56,7 @@ from shiboken6 import isValid
 
 from console.core.paths import data_dir
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -699,7 +700,7 @@ class CallController(QObject):
             self._set_state(call_id, str(result["state"]))
 
         def failed(error: HubError) -> None:
-            self.sig_call_failed.emit(officer_id, error.detail)
+            self.sig_call_failed.emit(officer_id, error_text(error))
 
         hub.request("call.start", params, on_result=started, on_error=failed)
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 from console.video.wall import VideoWall
@@ -472,6 +473,6 @@ class IncidentBoard(QWidget):
         def failed(error: HubError) -> None:
             self.last_error = error.code
             log.info("%s refused: %s", method, error)
-            self.status.setText(tr("Refused: {reason}", reason=error.detail))
+            self.status.setText(tr("Refused: {reason}", reason=error_text(error)))
 
         hub.request(method, params, on_result=ok, on_error=failed)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.hub.client import HubError
+from console.shell.hub_errors import error_text
 from console.shell.i18n import tr
 from console.shell.session import Session
 
@@ -163,6 +164,4 @@ class CameraRegister(QDialog):
         self.lat.setValue(float(camera.get("lat") or 0.0))
 
     def _on_error(self, error: HubError) -> None:
-        self.status.setText(
-            tr("The hub refused ({code}): {detail}", code=error.code, detail=error.detail)
-        )
+        self.status.setText(error_text(error))

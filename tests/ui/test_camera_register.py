@@ -59,7 +59,7 @@ def test_admin_manages_cameras_and_others_are_refused(qtbot: QtBot, register_hub
         qtbot.waitUntil(lambda: bool(refused.cameras), timeout=10_000)
         refused.list.setCurrentRow(0)
         refused.remove()
-        qtbot.waitUntil(lambda: "forbidden" in refused.status.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: "您的角色无权" in refused.status.text(), timeout=10_000)
 
         row = next(i for i, c in enumerate(dialog.cameras) if c["id"] == camera["id"])
         dialog.list.setCurrentRow(row)

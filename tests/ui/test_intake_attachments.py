@@ -139,6 +139,7 @@ def test_ranking_records_an_inspection_outcome_and_shows_the_refit(
 
     ranking.outcome_task.setText("T-no-such-task")
     ranking.clean_button.click()
-    qtbot.waitUntil(lambda: "not_found" in ranking.status.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "未找到" in ranking.status.text(), timeout=10_000)
+    assert "T-no-such-task" in ranking.status.text()  # the hub's detail follows
     assert ranking.clean_button.isEnabled()
     assert len(recorded) == 1
