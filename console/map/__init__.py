@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from console.hub.client import HubError
 from console.map.basemap import load_basemap
+from console.map.enterprise_states import ALARM_CLEARED, ALARM_RAISED
 from console.map.view import LocateFunction, LocateResult, MapView
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
 
 DEBUG_ENV = "ENFORCEMENT_CONSOLE_DEBUG"
+MAP_TOPICS = (
+    "officer.moved",
+    "complaint.created",
+    "complaint.updated",
+    "task.created",
+    "task.updated",
+    ALARM_RAISED,
+    ALARM_CLEARED,
+)
+"""What the map shows live; subscribed by the map itself, whatever other features do."""
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +50,9 @@ def install(window: MainWindow, session: Session) -> MapView:
     Clicking a feature selects it in the session; the selection and the current task (from
     any feature) are highlighted on the map; a click elsewhere asks the hub's ``locate``;
     "New complaint here" goes to the session for the dispatch feature. Snapshots rebuild
-    the layers; hub events move officers and update complaints and tasks. The basemap comes
+    the layers; hub events move officers and update complaints and tasks; enterprises are
+    coloured by their open alarms (loaded at login, then from events) and officers on site
+    (``enterprise_states``). The basemap comes
     from ``console.map.basemap.load_basemap``; with ``ENFORCEMENT_CONSOLE_DEBUG=1`` the
     page's requests are recorded.
     """
@@ -59,8 +73,26 @@ def install(window: MainWindow, session: Session) -> MapView:
             view.select("task", task_id)
 
     session.sig_task_changed.connect(show_task)
-    session.sig_snapshot_changed.connect(view.set_snapshot)
     session.sig_events.connect(view.apply_events)
+
+    def load_alarms() -> None:
+        """The open alarms behind the enterprises' colours; events keep them current."""
+        if session.hub is None or session.user is None:
+            return
+        session.hub.subscribe(list(MAP_TOPICS))
+        session.hub.request(
+            "alarms.list", {"open_only": True}, on_result=view.set_open_alarms, on_error=no_alarms
+        )
+
+    def no_alarms(error: HubError) -> None:  # e.g. a hub with online monitoring off
+        log.info("map: enterprises coloured without alarms: %s %s", error.code, error.detail)
+
+    def on_snapshot(snapshot: dict[str, Any]) -> None:
+        view.set_snapshot(snapshot)
+        load_alarms()
+
+    session.sig_snapshot_changed.connect(on_snapshot)
+    session.sig_user_changed.connect(lambda _user: load_alarms())
     session.sig_district_values.connect(
         lambda figures: view.set_district_values(figures["title"], figures["values"])
     )

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from console.map import layers
 from console.map.basemap import BasemapConfig, BasemapKind
 from console.map.bridge import FRAME_MS, MapBridge, RequestRecorder
+from console.map.enterprise_states import ALARM_CLEARED, ALARM_RAISED, EnterpriseStates
 from console.map.page import write_page
 from console.map.tiles import TILE_SCHEME, TileSchemeHandler, register_tile_scheme
 from console.shell.i18n import language, tr
@@ -171,6 +172,8 @@ class MapView(QWidget):
         self.bridge = MapBridge(self.page, frame_ms)
         self.locate = locate
         self.snapshot: Mapping[str, Any] = {}
+        self.enterprise_states = EnterpriseStates()
+        """Alarms and visits behind the enterprises' colours (``set_open_alarms``, events)."""
         self.complaints: dict[str, dict[str, Any]] = {}
         self.heat_hours = HEAT_WINDOWS_HOURS[0]
         self.basemap = BasemapConfig()
@@ -279,8 +282,11 @@ class MapView(QWidget):
             self.set_complaints(snapshot["complaints"], replace=True)
         if "tasks" in snapshot:
             self.set_tasks(snapshot["tasks"], replace=True)
+            self.enterprise_states.reset_tasks(snapshot["tasks"])
         if "cameras" in snapshot:
             self.set_cameras(snapshot["cameras"])
+        self.enterprise_states.forget_shown()  # the world op drew every enterprise normal
+        self._recolour_enterprises()
 
     def move_officers(self, moves: Iterable[Mapping[str, Any]]) -> None:
         """Move (or place) officers: ``id``, ``lon``, ``lat``; optional heading, duty, ts.
@@ -294,6 +300,16 @@ class MapView(QWidget):
 
     def remove_officers(self, officer_ids: Iterable[str]) -> None:
         self.bridge.post({"op": "officers.remove", "ids": [str(i) for i in officer_ids]})
+
+    def set_open_alarms(self, alarms: Iterable[Mapping[str, Any]]) -> None:
+        """Colour enterprises by these open alarms (an ``alarms.list`` answer) and visits."""
+        self.enterprise_states.reset_alarms(alarms)
+        self._recolour_enterprises()
+
+    def _recolour_enterprises(self) -> None:
+        changes = self.enterprise_states.changes()
+        if changes:
+            self.set_enterprise_states(changes)
 
     def set_enterprise_states(self, states: Mapping[str, str]) -> None:
         """Recolour enterprises: id -> one of ``layers.ENTERPRISE_STATES``."""
@@ -381,12 +397,17 @@ class MapView(QWidget):
                 complaints.extend(items)
             elif topic in ("task.created", "task.updated"):
                 tasks.extend(items)
+            elif topic in (ALARM_RAISED, ALARM_CLEARED):
+                for alarm in items:
+                    self.enterprise_states.apply_alarm(alarm, raised=topic == ALARM_RAISED)
         if moves:
             self.move_officers(moves)
         if complaints:
             self.set_complaints(complaints)
         if tasks:
             self.set_tasks(tasks)
+            self.enterprise_states.apply_tasks(tasks)
+        self._recolour_enterprises()
 
     # ---- view and selection -------------------------------------------------------------
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +29,21 @@ from shapely.geometry import shape
 from console.core.geo import gcj02_to_wgs84, wgs84_to_gcj02
 from console.core.model import World
 from console.hub.embedded import EmbeddedHub
+from console.hub.monitoring_service import MonitoringConfig
 from console.hub.snapshot import build_snapshot
 from console.map import install
 from console.map.basemap import BASEMAP_ENV, BasemapConfig, BasemapDatum, BasemapKind, load_basemap
 from console.map.layers import heat_points, parse_coordinates, search, task_record
 from console.map.page import write_page
 from console.map.view import MapView, tile_handler
+from console.monitoring.hj212 import encode_packet
+from console.monitoring.receiver import format_hj212_time
 from console.shell.controller import SessionController
 from console.shell.hub_link import HubLink
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
+from console.store.demo_world import build_demo_world
+from tests.fixtures.media import free_port
 from tests.ui.conftest import copy_db
 from tests.ui.test_map import close_view, make_snapshot, new_view, query, run_js, wait_until
 
@@ -421,6 +429,64 @@ def test_click_shows_the_hubs_locate_answer(
         assert result["district"]["name"] in popup
         assert result["grid"]["name"] in popup
         assert all(s["name"] in popup for s in result["squads"])
+        assert view.page.js_errors == []
+    finally:
+        window.close()
+        window.deleteLater()
+        link.close()
+        hub.stop()
+        QTest.qWait(50)
+
+
+def test_a_stations_exceedance_turns_its_enterprise_red(
+    qapp: QApplication, tmp_path: Path, county_db_template: Path
+) -> None:
+    """Station -> hub receiver -> alarm -> console map, and the same colour from alarms.list."""
+    hj212_port = free_port()
+    hub = EmbeddedHub(copy_db(county_db_template, tmp_path))
+    hub.config = replace(hub.config, monitoring=MonitoringConfig(port=hj212_port))
+    url = hub.start()
+    link = HubLink(url)
+    session = Session()
+    controller = SessionController(session, link)
+    window = MainWindow(session)
+    world = build_demo_world("331002", seed=0)  # the template's world: outlets' MN and PW
+    enterprise, outlet, limit = next(
+        (e, o, x)
+        for e in world.enterprises
+        for o in e.outlets
+        for x in o.limits
+        if x.lower_limit is None
+    )
+    try:
+        controller.start()
+        view = install(window, session)
+        window.show()
+        link.login("dispatcher", "demo1234", "seat-map")
+        wait_until(lambda: bool(session.snapshot), timeout=30)
+        wait_until(lambda: view.bridge.ready)
+        drawn(view)
+        assert query(view, "enterprise_states")[enterprise.id] == "normal"
+        now = datetime.now(UTC)
+        packet = encode_packet(
+            qn=format_hj212_time(now, millis=True),
+            cn="2011",
+            mn=outlet.mn,
+            pw=outlet.password,
+            flag=4,
+            data_time=format_hj212_time(now),
+            values={limit.code: {"Rtd": limit.limit * 3, "Flag": "N"}},
+        )
+        with socket.create_connection(("127.0.0.1", hj212_port), timeout=10) as station:
+            station.sendall(packet)
+            wait_until(
+                lambda: query(view, "enterprise_states")[enterprise.id] == "alarm", timeout=20
+            )
+        # A console that logs in later learns it from the hub's open alarms.
+        view.enterprise_states.reset_alarms([])
+        session.sig_snapshot_changed.emit(session.snapshot)  # as after a reconnect
+        drawn(view)
+        wait_until(lambda: query(view, "enterprise_states")[enterprise.id] == "alarm", timeout=20)
         assert view.page.js_errors == []
     finally:
         window.close()
