@@ -202,32 +202,41 @@ class _Values:
         if self.flag is None and rng.random() < self.config.flag_rate and self.levels:
             code = rng.choice(sorted(self.levels))
             self.flag = (code, rng.choice("CMDT"), rng.randint(2, 10))
+        # Flue gas is judged on its O2-converted value (Zs): levels, bursts and hugging are
+        # drawn for that value and the measured one derived, so an honest stack exceeds only
+        # in a burst and a hugging one stays under the limit where it is judged.
+        to_zs = (21 - _REFERENCE_O2) / (21 - min(o2, 19.0))
         for limit in self.sim.station.limits:
             code = limit.code
+            converted = (
+                self.kind is OutletKind.GAS and limit.lower_limit is None and pattern != "air_o2"
+            )
+            judged = 1.0 / to_zs if converted else 1.0  # judged value -> measured value
             if limit.lower_limit is not None:  # pH: around neutral, bursts leave the range
                 value = rng.gauss(7.3, 0.15)
                 if self._bursting(code):
                     value = limit.limit + rng.uniform(0.3, 1.0)
             elif pattern == "flat_line":
-                value = round(limit.limit * 0.45, 2)
+                value = round(limit.limit * 0.45, 2)  # the forged channel is the measured one
             elif pattern == "zeros_with_flow":
                 value = 0.0
             elif pattern == "hug_limit":
-                value = limit.limit * rng.uniform(0.92, 0.99)
+                value = limit.limit * rng.uniform(0.92, 0.99) * judged
             else:
-                value = limit.limit * self.levels[code] * diurnal * max(rng.gauss(1.0, 0.08), 0.1)
+                level = self.levels[code] * diurnal * max(rng.gauss(1.0, 0.08), 0.1)
+                value = limit.limit * level * judged
                 if pattern == "air_o2":
                     value *= 0.3  # diluted with air
                 elif self._bursting(code):
-                    value = limit.limit * rng.uniform(1.1, 1.6)
+                    value = limit.limit * rng.uniform(1.1, 1.6) * judged
             flag = "N"
             if self.flag is not None and self.flag[0] == code:
                 flag = self.flag[1]
                 if flag == "T":
                     value = limit.limit * 2.0  # pinned at the top of the measuring range
             fields: dict[str, Any] = {"Rtd": round(value, 3)}
-            if self.kind is OutletKind.GAS and limit.lower_limit is None and pattern != "air_o2":
-                fields["ZsRtd"] = round(value * (21 - _REFERENCE_O2) / (21 - min(o2, 19.0)), 3)
+            if converted:
+                fields["ZsRtd"] = round(value * to_zs, 3)
             fields["Flag"] = flag
             values[code] = fields
         if self.flag is not None:

@@ -210,6 +210,20 @@ def test_exceedance_prefers_o2_converted_values() -> None:
     assert any("O2-converted (Zs) values above the limit 35" in r for r in result.reasons)
 
 
+def test_hugging_is_judged_on_o2_converted_values() -> None:
+    """Flue gas held just under the limit after conversion hugs; measured values do not."""
+    batch = make_batch([Pattern.HUGGING, Pattern.HUGGING], seed=21, pollutants=["a21026"] * 2)
+    hugging = batch.value.copy()
+    measured = hugging / 1.3  # what the stack measures at 9.5 % O2 (Zs = 1.3 x measured)
+    zs = np.stack([hugging[0], hugging[1] / 1.5])  # the second one: well under once converted
+    result = score_batch(_with(batch, value=measured, zs=zs))
+    assert result[0].checks["box"] < 50.0
+    assert any(f.rule == "hug" for f in result[0].findings)
+    assert not any(f.rule == "hug" for f in result[1].findings)
+    unconverted = score_batch(_with(batch, value=measured))[0]  # no Zs sent: 0.65-0.76 x limit
+    assert not any(f.rule == "hug" for f in unconverted.findings)
+
+
 def test_missing_hours_do_not_change_a_score() -> None:
     batch = make_batch([Pattern.CLEAN, Pattern.HUGGING, Pattern.FLAT], seed=13)
     padding = np.full((3, 100), np.nan)

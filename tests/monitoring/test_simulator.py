@@ -79,15 +79,17 @@ def test_falsification_patterns_are_present_in_what_arrives(
     by_pattern = {f["pattern"]: set(f["outlets"]) for f in plan["falsifiers"]}
     realtime = [p for p in sink.packets if p.packet.cn == "2011"]
 
-    def series(outlets: set[str], code_filter: str | None = None) -> dict[str, list[float]]:
+    def series(
+        outlets: set[str], code_filter: str | None = None, *, judged: bool = False
+    ) -> dict[str, list[float]]:
+        """Real-time values; ``judged``: the O2-converted one where sent (flue gas)."""
         out: dict[str, list[float]] = {}
         for p in realtime:
             if p.station.outlet_id in outlets:
                 for code, fields in p.packet.values.items():
                     if (code_filter is None or code == code_filter) and fields.get("Flag") == "N":
-                        out.setdefault(f"{p.station.outlet_id}/{code}", []).append(
-                            float(fields["Rtd"])
-                        )
+                        value = fields.get("ZsRtd", fields["Rtd"]) if judged else fields["Rtd"]
+                        out.setdefault(f"{p.station.outlet_id}/{code}", []).append(float(value))
         return out
 
     limits = {
@@ -104,11 +106,28 @@ def test_falsification_patterns_are_present_in_what_arrives(
             assert set(values) == {0.0}
         if code in ("w00000", "a00000"):
             assert min(values) > 0.0
-    for key, values in series(by_pattern["hug_limit"]).items():
+    for key, values in series(by_pattern["hug_limit"], judged=True).items():
         outlet, code = key.split("/")
         if (outlet, code) in polluting:
             limit = polluting[(outlet, code)].limit
             assert all(0.9 * limit <= v < limit for v in values)
+    # Flue gas is drawn for its converted value: honest stacks exceed only in bursts, and a
+    # hugging stack stays under the limit where it is judged.
+    hugging_gas = [k for k in series(by_pattern["hug_limit"]) if k.split("/")[1].startswith("a")]
+    honest_gas = {
+        s.station.outlet_id
+        for s in simulator.stations
+        if s.pattern is None and s.station.kind.value == "gas"
+    }
+    judged = [
+        v / polluting[tuple(k.split("/"))].limit  # type: ignore[index]
+        for k, values in series(honest_gas, judged=True).items()
+        if tuple(k.split("/")) in polluting
+        for v in values
+    ]
+    assert hugging_gas or judged, "the plan has flue-gas stations"
+    if judged:
+        assert sum(v > 1.0 for v in judged) / len(judged) < 0.05
     o2 = series(by_pattern["air_o2"], "a19001")
     assert o2
     assert all(min(v) >= 20.3 for v in o2.values())

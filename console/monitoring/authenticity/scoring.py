@@ -450,12 +450,10 @@ def _rounded(checks: dict[str, float]) -> dict[str, float]:
 
 def _exceedance(ctx: _Context) -> list[_Part]:
     batch, config = ctx.batch, ctx.config
-    compared = ctx.x
+    compared = _judged(ctx)
     converted = np.zeros(batch.size, dtype=bool)
     if batch.zs is not None:
-        has_zs = np.isfinite(batch.zs)
-        compared = np.where(has_zs, batch.zs, ctx.x)
-        converted = (has_zs & ctx.m).any(axis=1)
+        converted = (np.isfinite(batch.zs) & ctx.m).any(axis=1)
     hits = ctx.m & (compared > ctx.limit[:, None])
     share, count, total = _share(hits, ctx.m)
     peak = np.where(hits, compared, -np.inf)
@@ -662,15 +660,23 @@ def _zero(ctx: _Context) -> list[_Part]:
     return [_Part("zero", "zero", _score(share, config.zero), describe, _run_span(runs))]
 
 
+def _judged(ctx: _Context) -> Floats:
+    """The values compared with the limit: O2-converted (Zs) where sent, else as measured."""
+    zs = ctx.batch.zs
+    return ctx.x if zs is None else np.where(np.isfinite(zs), zs, ctx.x)
+
+
 def _box(ctx: _Context) -> list[_Part]:
     config, x, m = ctx.config, ctx.x, ctx.m
     q1, median, q3 = _quantiles(x, m, (0.25, 0.5, 0.75))
     iqr = q3 - q1
     low, high = config.hug_band
     limit = ctx.limit[:, None]
-    band = m & (x >= low * limit) & (x < high * limit)
+    judged = _judged(ctx)  # a forger keeps under the limit the value that is judged
+    with np.errstate(invalid="ignore"):
+        band = m & (judged >= low * limit) & (judged < high * limit)
+        above = (m & (judged >= high * limit)).sum(axis=1)
     share, count, total = _share(band, m)
-    above = (m & (x >= high * limit)).sum(axis=1)
     # honest data that often reaches the band also crosses the limit now and then
     crossing = above / np.maximum(count, 1)
     truncated = 1.0 - _rise(crossing, config.hug_crossing)
