@@ -22,6 +22,7 @@ from console.hub.officer_sim import (
     issue_tokens,
     plan_officers,
 )
+from console.monitoring.receiver import stations_from_world
 from console.monitoring.simulator import Simulator, SimulatorConfig
 from console.store import Store, camera_repo
 from console.video.demo_streams import DemoStreamServer
@@ -30,7 +31,14 @@ DEMO_USER = "dispatcher"
 DEMO_PASSWORD = "demo1234"  # documented demo credentials (console/store/demo_world.py)
 DEMO_CAMERAS = 8
 DEMO_OFFICERS = 40
-DEMO_STATIONS = 20
+DEMO_STATIONS: int | None = None
+"""Stations the demo simulates; None: every outlet of the world. A registered station that
+sends nothing is offline (离线) to the hub: with a few simulated among the city's 643 outlets,
+the map was grey and the alarm wall listed hundreds of offline outlets."""
+DEMO_ALARMING_STATIONS = 20
+"""Exceedances, instrument flags and outages come as often as from this many stations at the
+simulator's default rates, however many stations run: all 643 at those rates kept about 180
+alarms open and a fifth of the enterprises red, far from a real city's picture."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +102,7 @@ def start_demo(
     db_url: str,
     *,
     officers: int = DEMO_OFFICERS,
-    stations: int = DEMO_STATIONS,
+    stations: int | None = DEMO_STATIONS,
     cameras: int = DEMO_CAMERAS,
 ) -> RunningDemo:
     """Start the demo's hub (with HJ 212 on a free port) and everything that feeds it.
@@ -116,12 +124,24 @@ def start_demo(
     return RunningDemo(hub, hub_url, sources, streams)
 
 
+def demo_station_config(port: int, stations: int) -> SimulatorConfig:
+    """The simulator's defaults, with event rates scaled to ``DEMO_ALARMING_STATIONS``."""
+    base = SimulatorConfig(port=port, stations=stations)
+    scale = min(1.0, DEMO_ALARMING_STATIONS / stations)
+    return replace(
+        base,
+        exceedance_rate=base.exceedance_rate * scale,
+        flag_rate=base.flag_rate * scale,
+        outage_rate=base.outage_rate * scale,
+    )
+
+
 def start_demo_sources(
     db_url: str,
     hub_url: str,
     hj212_port: int,
     officer_count: int = DEMO_OFFICERS,
-    station_count: int = DEMO_STATIONS,
+    station_count: int | None = DEMO_STATIONS,
 ) -> BackgroundRun:
     """Grid officers walking their grids and answering tasks, stations sending HJ 212 data.
 
@@ -138,7 +158,9 @@ def start_demo_sources(
         issue_tokens(db_url, chosen),
         OfficerSimConfig(field_url=field_url(hub_url), officers=officer_count),
     )
-    stations = Simulator(world, SimulatorConfig(port=hj212_port, stations=station_count))
+    if station_count is None:
+        station_count = len(stations_from_world(world))
+    stations = Simulator(world, demo_station_config(hj212_port, station_count))
     sources = BackgroundRun([officers.run, stations.run])
     sources.start()
     return sources
