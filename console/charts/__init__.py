@@ -66,11 +66,12 @@ def install(window: MainWindow, session: Session) -> ChartsFeature:
     def on_snapshot(snapshot: dict[str, Any]) -> None:
         chart.set_snapshot(snapshot)
         wall.set_snapshot(snapshot)
+        if session.user is not None:  # every login and reconnect brings a snapshot
+            wall.refresh()  # alarms raised or cleared while away
 
     def on_user(user: dict[str, Any] | None) -> None:
         if user is not None and session.hub is not None:  # logged in: the link is running
             session.hub.subscribe(list(TOPICS))
-            wall.refresh()
 
     def on_connection(state: str) -> None:
         if state == "connected" and chart.model is not None:

@@ -91,8 +91,7 @@ def install(window: MainWindow, session: Session) -> MapView:
         view.set_snapshot(snapshot)
         load_alarms()
 
-    session.sig_snapshot_changed.connect(on_snapshot)
-    session.sig_user_changed.connect(lambda _user: load_alarms())
+    session.sig_snapshot_changed.connect(on_snapshot)  # after every login and reconnect
     session.sig_district_values.connect(
         lambda figures: view.set_district_values(figures["title"], figures["values"])
     )

@@ -192,6 +192,7 @@ class SeriesProvider:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.open_alarms: list[dict[str, Any]] = []
         self.registry = MethodRegistry()
         names = {name for role in Role for name in REGISTRY.names_for(role)}
         for name in sorted(names - {"monitoring.series", "alarms.list"}):
@@ -221,7 +222,7 @@ class SeriesProvider:
         }
 
     async def alarms(self, ctx: CallContext, params: AlarmsParams) -> list[dict[str, Any]]:
-        return []
+        return list(self.open_alarms)
 
 
 class SeriesParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -382,6 +383,15 @@ def test_charts_follow_a_real_hub_event_stream(
         hub.publish([cleared])
         qtbot.waitUntil(lambda: not wall.cards, timeout=5_000)
         assert wall.status.text() == "无未处理报警"
+
+        # After a reconnect the wall holds what the hub holds: an alarm raised while this
+        # console was away appears, one cleared meanwhile goes.
+        provider.open_alarms = [raised["data"]]
+        session.set_snapshot(session.snapshot)  # what a reconnect delivers
+        qtbot.waitUntil(lambda: outlet_id in wall.cards, timeout=5_000)
+        provider.open_alarms = []
+        session.set_snapshot(session.snapshot)
+        qtbot.waitUntil(lambda: not wall.cards, timeout=5_000)
     finally:
         link.close()
         window.close()
