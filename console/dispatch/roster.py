@@ -167,16 +167,6 @@ class RosterModel(QAbstractTableModel):
     def officer_id_at(self, row: int) -> str:
         return str(self._rows[row]["officer_id"])
 
-    def tick(self) -> None:
-        """Repaint the "last seen" ages (time moved on, the data did not)."""
-        if self._rows:
-            column = self.COLUMNS.index("last_seen")
-            self.dataChanged.emit(
-                self.index(0, column),
-                self.index(len(self._rows) - 1, column),
-                [Qt.ItemDataRole.DisplayRole],
-            )
-
     def apply_events(self, events: list[dict[str, Any]]) -> None:
         """Fold one batch of hub events into the rows."""
         changed: set[int] = set()
@@ -283,10 +273,16 @@ class OfficerRoster(QWidget):
     sig_message = Signal(str)
     """A status message for the window's status bar."""
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        parent: QWidget | None = None,
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = session
-        self.model = RosterModel()
+        self.model = RosterModel(now)
         self.proxy = RosterFilter(self.model)
         self.search = QLineEdit()
         self.search.setPlaceholderText(tr("Search officers (name, id, grid, task)…"))
@@ -307,7 +303,7 @@ class OfficerRoster(QWidget):
         self.dialog: EnrolDialog | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(AGE_TICK_MS)
-        self._timer.timeout.connect(self.model.tick)
+        self._timer.timeout.connect(self.repaint_ages)
         self._refresh_pending = QTimer(self)
         self._refresh_pending.setSingleShot(True)
         self._refresh_pending.setInterval(500)
@@ -366,6 +362,17 @@ class OfficerRoster(QWidget):
             self.session.hub.request(
                 REVOKE_METHOD, {"officer_id": officer_id}, self._on_revoked, self._on_error
             )
+
+    def repaint_ages(self) -> None:
+        """Redraw the "last seen" ages: time moved on, the data did not.
+
+        Ages are computed when a cell is painted, so repainting the visible cells is enough.
+        A dataChanged over the whole column instead made the filter proxy and the header
+        look at every row: 1.1-1.3 s of the GUI thread every 5 s with the city's 11,164
+        officers, shown or not; the repaint takes 8-14 ms (bench/roster_ages.py).
+        """
+        if self.table.isVisible():
+            self.table.viewport().update()
 
     def stop(self) -> None:
         """Stop the ticking timers (the widget is going away)."""

@@ -12,17 +12,19 @@ from typing import Any
 
 import pytest
 import segno
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from websockets.asyncio.client import ClientConnection, connect
 
 from console.dispatch import DispatchFeature, install
+from console.dispatch.board_model import parse_time
 from console.dispatch.enrol import QUIET_ZONE, EnrolDialog, qr_image, qr_matrix
-from console.dispatch.roster import RosterModel, relative_age
+from console.dispatch.roster import OfficerRoster, RosterModel, relative_age
 from console.hub.field_protocol import FIELD_PATH
 from console.shell import i18n
+from console.shell.session import Session
 from console.store import Store
 from console.store.field_repo import FieldRepo
 from tests.ui.conftest import copy_db
@@ -185,6 +187,48 @@ def test_model_folds_presence_moves_and_tasks(qtbot: QtBot) -> None:
     )  # fmt: skip
     assert (model.row("a") or {}).get("lon") == 121.1
     assert (model.row("b") or {}).get("battery") == 32.0
+
+
+def test_ages_tick_by_repainting_the_visible_cells_only(qtbot: QtBot) -> None:
+    """No model signal per tick: with a city's officers that made every row be re-examined."""
+    clock = [datetime(2026, 1, 1, 12, 0, tzinfo=UTC)]
+    roster = OfficerRoster(Session(), now=lambda: clock[0])
+    qtbot.addWidget(roster)
+    roster.stop()
+    seen = (clock[0] - timedelta(seconds=30)).isoformat()
+    roster.model.set_rows(
+        [{"officer_id": "a", "name": "甲", "online": True, "last_seen": seen, "battery": 90,
+          "duty": "on_duty", "current_task_id": None}]
+    )  # fmt: skip
+    signals: list[str] = []
+    roster.model.dataChanged.connect(lambda *_: signals.append("model"))
+    roster.proxy.dataChanged.connect(lambda *_: signals.append("proxy"))
+    paints: list[int] = []
+
+    class PaintCounter(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                paints.append(1)
+            return False
+
+    counter = PaintCounter()
+    roster.table.viewport().installEventFilter(counter)
+    roster.repaint_ages()  # hidden: nothing to draw
+    qtbot.wait(50)
+    assert paints == []
+    roster.show()
+    qtbot.waitExposed(roster)
+    qtbot.wait(50)
+    paints.clear()
+    cell = roster.proxy.index(0, RosterModel.COLUMNS.index("last_seen"))
+    before = cell.data()
+    clock[0] += timedelta(minutes=7)
+    roster.repaint_ages()
+    qtbot.waitUntil(lambda: bool(paints), timeout=5_000)
+    assert signals == []
+    assert before == relative_age(parse_time(seen), clock[0] - timedelta(minutes=7))
+    assert cell.data() == relative_age(parse_time(seen), clock[0])  # what the repaint drew
+    assert cell.data() != before
 
 
 # --- against the hub -------------------------------------------------------------------------
