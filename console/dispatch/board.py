@@ -148,6 +148,8 @@ class DispatchBoard(QWidget):
         if self.model.tick():
             self.proxy.refilter()
             self._update_count()
+        if self.table.isVisible():
+            self.table.viewport().update()  # the countdowns are computed when painted
 
     def apply_events(self, events: list[dict[str, Any]]) -> None:
         """Upsert the tasks of ``task.updated``/``task.overdue`` events of one batch."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from console.core.model import World
@@ -96,3 +96,17 @@ def copy_db(template: Path, directory: Path) -> str:
     path = directory / template.name
     shutil.copyfile(template, path)
     return f"sqlite:///{path}"
+
+
+class PaintCounter(QObject):
+    """Counts the paint events of the widget it watches (``PaintCounter(viewport)``)."""
+
+    def __init__(self, widget: QObject) -> None:
+        super().__init__(widget)
+        self.paints = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint:
+            self.paints += 1
+        return False

@@ -25,6 +25,7 @@ from console.dispatch.board_model import (
 )
 from console.dispatch.timeline import ActionDialog, actions_for
 from console.shell.session import Session
+from tests.ui.conftest import PaintCounter
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -147,7 +148,7 @@ def test_search_urgency_filter_and_sorting(board: tuple[TaskBoardModel, TaskBoar
     assert model.index(model.row_of("t-new"), Column.ASSIGNEE).data() == "王网格"
 
 
-def test_countdown_ticks_only_the_countdown_column_until_a_deadline_passes(
+def test_countdown_ticks_without_model_signals_until_a_deadline_passes(
     board: tuple[TaskBoardModel, TaskBoardFilter], clock: ManualClock
 ) -> None:
     model, proxy = board
@@ -163,17 +164,17 @@ def test_countdown_ticks_only_the_countdown_column_until_a_deadline_passes(
     spy = QSignalSpy(model.dataChanged)
     clock.now = T0 + timedelta(seconds=61)
     assert model.tick() == []
-    assert spy.count() == 1  # one signal for the whole countdown column
-    top_left, bottom_right = spy.at(0)[0], spy.at(0)[1]
-    assert (top_left.column(), bottom_right.column()) == (Column.LEFT, Column.LEFT)
-    assert (top_left.row(), bottom_right.row()) == (0, model.rowCount() - 1)
+    assert spy.count() == 0  # countdowns are repainted by the view, not announced
     assert left.data() == "00:28:59"
 
     proxy.set_queue(Queue.OVERDUE)
     assert shown(proxy) == ["t-site"]
     clock.now = T0 + timedelta(minutes=30, seconds=1)
-    assert model.tick() == ["t-delivered"]  # crossed its deadline: whole row repainted
-    assert spy.count() == 3
+    assert model.tick() == ["t-delivered"]  # crossed its deadline: whole row announced
+    assert spy.count() == 1
+    top_left, bottom_right = spy.at(0)[0], spy.at(0)[1]
+    assert (top_left.row(), bottom_right.row()) == (row, row)
+    assert (top_left.column(), bottom_right.column()) == (0, Column.COUNT - 1)
     assert left.data() == "-00:00:01"
     assert model.index(row, Column.STATE).data(Qt.ItemDataRole.BackgroundRole) is not None
     proxy.refilter()
@@ -220,6 +221,25 @@ def test_overdue_event_raises_the_alarm(qtbot: QtBot, clock: ManualClock) -> Non
     board.set_queue(Queue.OVERDUE)
     assert board.visible_task_ids() == ["t-late"]
     assert board.count_label.text() == "显示 1 / 共 1"
+
+
+def test_the_shown_board_repaints_its_countdowns_each_second(
+    qtbot: QtBot, clock: ManualClock
+) -> None:
+    board = DispatchBoard(Session(), clock)
+    qtbot.addWidget(board)
+    board.timer.stop()  # ticked by hand
+    board.model.set_tasks([task("t-1", "accepted", minutes_left=30)])
+    counter = PaintCounter(board.table.viewport())
+    board.show()
+    qtbot.waitExposed(board)
+    qtbot.wait(50)
+    counter.paints = 0
+    clock.now = T0 + timedelta(seconds=1)
+    board.tick()
+    qtbot.waitUntil(lambda: counter.paints > 0, timeout=5_000)
+    left = board.proxy.index(0, Column.LEFT)
+    assert left.data() == "00:29:59"  # what the repaint drew
 
 
 def test_action_dialog_asks_for_required_fields(qtbot: QtBot) -> None:

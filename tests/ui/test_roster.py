@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import segno
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
@@ -27,7 +27,7 @@ from console.shell import i18n
 from console.shell.session import Session
 from console.store import Store
 from console.store.field_repo import FieldRepo
-from tests.ui.conftest import copy_db
+from tests.ui.conftest import PaintCounter, copy_db
 from tests.ui.test_shell import Shell, ThreadedHub, log_in, make_shell
 
 
@@ -203,28 +203,19 @@ def test_ages_tick_by_repainting_the_visible_cells_only(qtbot: QtBot) -> None:
     signals: list[str] = []
     roster.model.dataChanged.connect(lambda *_: signals.append("model"))
     roster.proxy.dataChanged.connect(lambda *_: signals.append("proxy"))
-    paints: list[int] = []
-
-    class PaintCounter(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-            if event.type() == QEvent.Type.Paint:
-                paints.append(1)
-            return False
-
-    counter = PaintCounter()
-    roster.table.viewport().installEventFilter(counter)
+    counter = PaintCounter(roster.table.viewport())
     roster.repaint_ages()  # hidden: nothing to draw
     qtbot.wait(50)
-    assert paints == []
+    assert counter.paints == 0
     roster.show()
     qtbot.waitExposed(roster)
     qtbot.wait(50)
-    paints.clear()
+    counter.paints = 0
     cell = roster.proxy.index(0, RosterModel.COLUMNS.index("last_seen"))
     before = cell.data()
     clock[0] += timedelta(minutes=7)
     roster.repaint_ages()
-    qtbot.waitUntil(lambda: bool(paints), timeout=5_000)
+    qtbot.waitUntil(lambda: counter.paints > 0, timeout=5_000)
     assert signals == []
     assert before == relative_age(parse_time(seen), clock[0] - timedelta(minutes=7))
     assert cell.data() == relative_age(parse_time(seen), clock[0])  # what the repaint drew
