@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pytestqt.qtbot import QtBot
 
+from console.charts.alarm_wall import MAX_CARDS, AlarmWall
 from console.charts.model import (
     AlarmWallModel,
     ComparisonModel,
@@ -17,6 +19,7 @@ from console.charts.model import (
     flag_spans,
     parse_time,
 )
+from console.shell.session import Session
 
 T0 = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
 
@@ -237,3 +240,21 @@ def test_alarm_wall_model_tracks_raised_and_cleared_alarms() -> None:
     assert set(wall.cards) == {"O5"}
     with pytest.raises(ValueError, match="without outlet_id"):
         wall.load_alarms([{"id": "A6"}])
+
+
+def test_the_wall_draws_the_most_severe_cards_and_counts_them_all(qtbot: QtBot) -> None:
+    """A city-wide outage (hundreds of offline stations) must not build hundreds of plots."""
+    wall = AlarmWall(Session())
+    qtbot.addWidget(wall)
+    alarms = [
+        alarm_event("alarm.raised", f"A{i}", f"O{i:03d}", kind="offline", pollutant=None)["data"]
+        for i in range(MAX_CARDS + 10)
+    ]
+    alarms.append(alarm_event("alarm.raised", "A-crit", "O-crit", severity="critical")["data"])
+    wall._on_alarms(alarms)
+    assert len(wall.cards) == MAX_CARDS
+    assert "O-crit" in wall.cards  # the critical one first, whatever its place in the list
+    assert wall.status.text() == f"报警中的排放口：{MAX_CARDS + 11}（显示最严重的 {MAX_CARDS} 个）"
+    wall._on_alarms(alarms[:5])
+    assert len(wall.cards) == 5
+    assert wall.status.text() == "报警中的排放口：5"
