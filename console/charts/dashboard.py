@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,6 +49,9 @@ from console.shell.i18n import tr
 from console.shell.session import Session
 
 DASHBOARD_METHOD = "dashboard.districts"
+CASE_TOPICS = ("complaint.created", "complaint.updated", "task.created", "task.updated")
+"""Events that change the figures: the dashboard reloads (once) a little after them."""
+REFRESH_AFTER_EVENTS_MS = 10_000
 PERIODS = (30, 90)
 DISTRICT_COLUMNS = (
     "name",
@@ -80,6 +83,19 @@ class LeaderDashboard(QWidget):
         self.days = PERIODS[0]
         self._token = 0
         self._build()
+        # The open cases also colour the map, which is always in view: they must not stay
+        # at their login value. A burst of events costs one reload.
+        self.refresh_soon = QTimer(self)
+        self.refresh_soon.setSingleShot(True)
+        self.refresh_soon.setInterval(REFRESH_AFTER_EVENTS_MS)
+        self.refresh_soon.timeout.connect(self.refresh)
+        session.sig_events.connect(self._on_events)
+
+    def _on_events(self, events: list[dict[str, Any]]) -> None:
+        if self.figures is None or self.refresh_soon.isActive():
+            return  # not loaded yet (the login loads it), or a reload is already due
+        if any(event.get("topic") in CASE_TOPICS for event in events):
+            self.refresh_soon.start()
 
     # ---- construction ---------------------------------------------------------------
 

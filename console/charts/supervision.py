@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.charts.dashboard import LeaderDashboard
+from console.charts.dashboard import CASE_TOPICS, LeaderDashboard
 from console.charts.draw_dialog import DrawDialog
 from console.charts.enterprise_file import EnterpriseFilePanel, district_names
 from console.charts.findings import finding_texts, pollutant_namer
@@ -355,6 +355,7 @@ def install_supervision(
 
     def on_user(user: dict[str, Any] | None) -> None:
         if user is not None and session.hub is not None:
+            session.hub.subscribe(list(CASE_TOPICS))
             ranking.refresh()
             dashboard.refresh()
 

@@ -343,3 +343,38 @@ def test_total_quantity_shares_turn_orange_at_80_and_red_at_100_percent() -> Non
     assert f"{right}>—</td>{right}>—</td>{right}>—</td>" in page  # no monthly quota for NH3-N
     empty = render_file_html({**file, "quota": {"year": 2026, "month": 11, "items": []}}, {})
     assert "排放总量控制（2026年，11月）" in empty
+
+
+def test_dashboard_and_map_figures_follow_new_cases(
+    qtbot: QtBot, console_with_charts: tuple[Shell, ChartsFeature]
+) -> None:
+    """The open cases colour the map: a complaint after login reaches them without a click."""
+    shell, feature = console_with_charts
+    dashboard = feature.supervision.dashboard
+    dashboard.refresh_soon.setInterval(200)
+    loaded: list[dict[str, Any]] = []
+    dashboard.sig_loaded.connect(loaded.append)
+    log_in(qtbot, shell)  # a login loads the dashboard
+    qtbot.waitUntil(lambda: bool(loaded), timeout=60_000)
+    enterprise = shell.session.snapshot["enterprises"][0]
+    before = {d["adcode"]: d["open"] for d in loaded[-1]["districts"]}
+    call(
+        qtbot,
+        shell,
+        "complaint.create",
+        {
+            "channel": "hotline_12369",
+            "category": "water",
+            "urgency": "normal",
+            "reporter_name": "王先生",
+            "reporter_phone": "13800000000",
+            "description": "河水发黑",
+            "lon": enterprise["lon"],
+            "lat": enterprise["lat"],
+        },
+    )
+    qtbot.waitUntil(lambda: len(loaded) >= 2, timeout=30_000)  # complaint.created: a reload
+    adcode = enterprise["district_adcode"]
+    after = {d["adcode"]: d["open"] for d in loaded[-1]["districts"]}
+    assert after[adcode] == before[adcode] + 1  # awaiting its task: an open case
+    assert shell.session.district_values["values"][adcode] == float(after[adcode])
