@@ -15,10 +15,9 @@ Run with ``QT_QPA_PLATFORM=offscreen`` on a machine without a screen.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from datetime import UTC, datetime, timedelta
 
+from gui_ticks import median_ms
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -73,13 +72,7 @@ def main() -> None:
 
     medians = {}
     for name, tick in (("column dataChanged", column_changed), ("repaint", board.tick)):
-        times = []
-        for _ in range(args.ticks):
-            began = time.perf_counter()
-            tick()
-            app.processEvents()  # the repaint and the proxy's work happen here
-            times.append(time.perf_counter() - began)
-        medians[name] = statistics.median(times) * 1000
+        medians[name] = median_ms(app, tick, args.ticks)
         print(f"{args.tasks} tasks, board shown, {name}: {medians[name]:.1f} ms")
     print(f"board_tick: {medians['repaint']:.1f} ms per tick")
 

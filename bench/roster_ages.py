@@ -15,10 +15,9 @@ table shown. Run with ``QT_QPA_PLATFORM=offscreen`` on a machine without a scree
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from datetime import UTC, datetime, timedelta
 
+from gui_ticks import median_ms
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -74,13 +73,7 @@ def main() -> None:
             ("column dataChanged", column_changed),
             ("repaint", roster.repaint_ages),
         ):
-            times = []
-            for _ in range(args.ticks):
-                began = time.perf_counter()
-                tick()
-                app.processEvents()  # the repaint and the proxy's work happen here
-                times.append(time.perf_counter() - began)
-            results[name, shown] = statistics.median(times) * 1000
+            results[name, shown] = median_ms(app, tick, args.ticks)
             state = "shown" if shown else "hidden"
             print(f"{args.officers} officers, table {state}, {name}: {results[name, shown]:.1f} ms")
     print(f"roster_ages: {results['repaint', True]:.1f} ms per tick")

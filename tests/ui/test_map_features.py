@@ -6,6 +6,7 @@ Pages run in a real offscreen QtWebEngine; the locate test goes through a real h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
@@ -388,10 +389,14 @@ def test_officer_state_follow_search_district_and_context_menu(view: MapView) ->
 # ---- through a real hub ----------------------------------------------------------------------
 
 
-def test_click_shows_the_hubs_locate_answer(
-    qapp: QApplication, tmp_path: Path, county_db_template: Path
-) -> None:
-    hub = EmbeddedHub(copy_db(county_db_template, tmp_path))
+@contextlib.contextmanager
+def map_on_hub(
+    db_url: str, monitoring: MonitoringConfig | None = None
+) -> Iterator[tuple[MapView, Session]]:
+    """The map feature in a window, logged in as the demo dispatcher to a real embedded hub."""
+    hub = EmbeddedHub(db_url)
+    if monitoring is not None:
+        hub.config = replace(hub.config, monitoring=monitoring)
     url = hub.start()
     link = HubLink(url)
     session = Session()
@@ -406,6 +411,20 @@ def test_click_shows_the_hubs_locate_answer(
         wait_until(lambda: bool(session.snapshot), timeout=30)
         wait_until(lambda: view.bridge.ready)
         drawn(view)
+        yield view, session
+        assert view.page.js_errors == []
+    finally:
+        window.close()
+        window.deleteLater()
+        link.close()
+        hub.stop()
+        QTest.qWait(50)
+
+
+def test_click_shows_the_hubs_locate_answer(
+    qapp: QApplication, tmp_path: Path, county_db_template: Path
+) -> None:
+    with map_on_hub(copy_db(county_db_template, tmp_path)) as (view, session):
         grid = session.snapshot["grids"][len(session.snapshot["grids"]) // 2]
         point = shape(grid["geometry"]).representative_point()
         located: list[tuple[float, float, Any]] = []
@@ -429,13 +448,6 @@ def test_click_shows_the_hubs_locate_answer(
         assert result["district"]["name"] in popup
         assert result["grid"]["name"] in popup
         assert all(s["name"] in popup for s in result["squads"])
-        assert view.page.js_errors == []
-    finally:
-        window.close()
-        window.deleteLater()
-        link.close()
-        hub.stop()
-        QTest.qWait(50)
 
 
 def test_a_stations_exceedance_turns_its_enterprise_red(
@@ -443,13 +455,6 @@ def test_a_stations_exceedance_turns_its_enterprise_red(
 ) -> None:
     """Station -> hub receiver -> alarm -> console map, and the same colour from alarms.list."""
     hj212_port = free_port()
-    hub = EmbeddedHub(copy_db(county_db_template, tmp_path))
-    hub.config = replace(hub.config, monitoring=MonitoringConfig(port=hj212_port))
-    url = hub.start()
-    link = HubLink(url)
-    session = Session()
-    controller = SessionController(session, link)
-    window = MainWindow(session)
     world = build_demo_world("331002", seed=0)  # the template's world: outlets' MN and PW
     enterprise, outlet, limit = next(
         (e, o, x)
@@ -458,14 +463,8 @@ def test_a_stations_exceedance_turns_its_enterprise_red(
         for x in o.limits
         if x.lower_limit is None
     )
-    try:
-        controller.start()
-        view = install(window, session)
-        window.show()
-        link.login("dispatcher", "demo1234", "seat-map")
-        wait_until(lambda: bool(session.snapshot), timeout=30)
-        wait_until(lambda: view.bridge.ready)
-        drawn(view)
+    monitoring = MonitoringConfig(port=hj212_port)
+    with map_on_hub(copy_db(county_db_template, tmp_path), monitoring) as (view, session):
         assert query(view, "enterprise_states")[enterprise.id] == "normal"
         now = datetime.now(UTC)
         packet = encode_packet(
@@ -487,13 +486,6 @@ def test_a_stations_exceedance_turns_its_enterprise_red(
         session.sig_snapshot_changed.emit(session.snapshot)  # as after a reconnect
         drawn(view)
         wait_until(lambda: query(view, "enterprise_states")[enterprise.id] == "alarm", timeout=20)
-        assert view.page.js_errors == []
-    finally:
-        window.close()
-        window.deleteLater()
-        link.close()
-        hub.stop()
-        QTest.qWait(50)
 
 
 # ---- the demo world, as a screenshot ----------------------------------------------------------
