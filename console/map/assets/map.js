@@ -619,7 +619,10 @@
 
   // ---- choropleth ----------------------------------------------------------------------------
   // Five classes from light to dark; class edges are equal steps up to the largest value.
-  var CHOROPLETH = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"];
+  // The lighter half of ColorBrewer's Oranges: without a basemap the fill is the land itself,
+  // and grids, labels and markers must stay readable on the busiest district (on the dark
+  // half, #7f2704, the grid labels were lost).
+  var CHOROPLETH = ["#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c"];
 
   function choroplethClass(value, max) {
     if (!(max > 0)) { return 0; }
