@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from console.hub.client import HubError
 from console.map.basemap import load_basemap
 from console.map.enterprise_states import ALARM_CLEARED, ALARM_RAISED
-from console.map.view import LocateFunction, LocateResult, MapView
+from console.map.view import HEAT_WINDOWS_HOURS, LocateFunction, LocateResult, MapView
 from console.shell.main_window import MainWindow
 from console.shell.session import Session
 
@@ -24,6 +26,10 @@ MAP_TOPICS = (
     ALARM_CLEARED,
 )
 """What the map shows live; subscribed by the map itself, whatever other features do."""
+MAP_COMPLAINTS = 2000
+"""Complaints loaded at login: those of the longest heat window, newest first, at most this."""
+MAP_TASKS = 1000
+"""Tasks loaded at login: the board's newest, at most this (the hub's limit is 2,000)."""
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +81,47 @@ def install(window: MainWindow, session: Session) -> MapView:
     session.sig_task_changed.connect(show_task)
     session.sig_events.connect(view.apply_events)
 
-    def load_alarms() -> None:
-        """The open alarms behind the enterprises' colours; events keep them current."""
-        if session.hub is None or session.user is None:
+    def load_live() -> None:
+        """What the world snapshot does not hold: complaints of the longest heat window,
+        the board's tasks and the open alarms; events keep them current."""
+        hub = session.hub
+        if hub is None or session.user is None:
             return
-        session.hub.subscribe(list(MAP_TOPICS))
-        session.hub.request(
-            "alarms.list", {"open_only": True}, on_result=view.set_open_alarms, on_error=no_alarms
+        hub.subscribe(list(MAP_TOPICS))
+        since = datetime.now(UTC) - timedelta(hours=max(HEAT_WINDOWS_HOURS))
+        hub.request(
+            "complaints.list",
+            {"status": "all", "since": since.isoformat(), "limit": MAP_COMPLAINTS},
+            on_result=lambda complaints: view.set_complaints(complaints, replace=True),
+            on_error=not_loaded("complaints"),
+        )
+        hub.request(
+            "tasks.board",
+            {"queue": "all", "limit": MAP_TASKS},
+            on_result=load_tasks,
+            on_error=not_loaded("tasks"),
+        )
+        hub.request(
+            "alarms.list",
+            {"open_only": True},
+            on_result=view.set_open_alarms,
+            on_error=not_loaded("alarms"),  # e.g. a hub with online monitoring off
         )
 
-    def no_alarms(error: HubError) -> None:  # e.g. a hub with online monitoring off
-        log.info("map: enterprises coloured without alarms: %s %s", error.code, error.detail)
+    def load_tasks(tasks: list[dict[str, Any]]) -> None:
+        view.set_tasks(tasks, replace=True)
+        view.enterprise_states.reset_tasks(tasks)
+        view.recolour_enterprises()
+
+    def not_loaded(what: str) -> Callable[[HubError], None]:
+        def failed(error: HubError) -> None:
+            log.warning("map: %s not loaded: %s %s", what, error.code, error.detail)
+
+        return failed
 
     def on_snapshot(snapshot: dict[str, Any]) -> None:
         view.set_snapshot(snapshot)
-        load_alarms()
+        load_live()
 
     session.sig_snapshot_changed.connect(on_snapshot)  # after every login and reconnect
     session.sig_district_values.connect(

@@ -286,7 +286,7 @@ class MapView(QWidget):
         if "cameras" in snapshot:
             self.set_cameras(snapshot["cameras"])
         self.enterprise_states.forget_shown()  # the world op drew every enterprise normal
-        self._recolour_enterprises()
+        self.recolour_enterprises()
 
     def move_officers(self, moves: Iterable[Mapping[str, Any]]) -> None:
         """Move (or place) officers: ``id``, ``lon``, ``lat``; optional heading, duty, ts.
@@ -304,9 +304,10 @@ class MapView(QWidget):
     def set_open_alarms(self, alarms: Iterable[Mapping[str, Any]]) -> None:
         """Colour enterprises by these open alarms (an ``alarms.list`` answer) and visits."""
         self.enterprise_states.reset_alarms(alarms)
-        self._recolour_enterprises()
+        self.recolour_enterprises()
 
-    def _recolour_enterprises(self) -> None:
+    def recolour_enterprises(self) -> None:
+        """Send the enterprises whose colour changed since the last call."""
         changes = self.enterprise_states.changes()
         if changes:
             self.set_enterprise_states(changes)
@@ -329,7 +330,7 @@ class MapView(QWidget):
         self, complaints: Iterable[Mapping[str, Any]], *, replace: bool = False
     ) -> None:
         """Add or update complaints (``replace``: these are all of them); refreshes the heat."""
-        records = [layers.complaint_record(c) for c in complaints]
+        records = _placeable(complaints, layers.complaint_record)
         if replace:
             self.complaints.clear()
         self.complaints.update((r["id"], r) for r in records)
@@ -338,7 +339,7 @@ class MapView(QWidget):
 
     def set_tasks(self, tasks: Iterable[Mapping[str, Any]], *, replace: bool = False) -> None:
         """Add or update tasks (``replace``: these are all of them)."""
-        records = [layers.task_record(t) for t in tasks]
+        records = _placeable(tasks, layers.task_record)
         self.bridge.post({"op": "tasks", "replace": replace, "items": records})
 
     def set_cameras(self, cameras: Iterable[Mapping[str, Any]]) -> None:
@@ -394,9 +395,9 @@ class MapView(QWidget):
             if topic == "officer.moved":
                 moves.extend({**i, "id": i.get("officer_id", i.get("id"))} for i in items)
             elif topic in ("complaint.created", "complaint.updated"):
-                complaints.extend(items)
+                complaints.extend(_unwrapped(i, "complaint") for i in items)
             elif topic in ("task.created", "task.updated"):
-                tasks.extend(items)
+                tasks.extend(_unwrapped(i, "task") for i in items)
             elif topic in (ALARM_RAISED, ALARM_CLEARED):
                 for alarm in items:
                     self.enterprise_states.apply_alarm(alarm, raised=topic == ALARM_RAISED)
@@ -407,7 +408,7 @@ class MapView(QWidget):
         if tasks:
             self.set_tasks(tasks)
             self.enterprise_states.apply_tasks(tasks)
-        self._recolour_enterprises()
+        self.recolour_enterprises()
 
     # ---- view and selection -------------------------------------------------------------
 
@@ -491,3 +492,23 @@ class MapView(QWidget):
     def _on_follow_toggled(self, on: bool) -> None:
         kind, item_id = self.selection
         self.follow_officer(item_id if on and kind == "officer" else None)
+
+
+def _unwrapped(item: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """The record of a hub event: ``{"task": {...}, "note": ...}`` -> the task itself."""
+    inner = item.get(key)
+    return inner if isinstance(inner, Mapping) else item
+
+
+def _placeable(
+    items: Iterable[Mapping[str, Any]], record: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Page records of the items that have a place; one without (an inspection task of an
+    enterprise with no coordinates, say) is left off the map, not the whole batch."""
+    records = []
+    for item in items:
+        try:
+            records.append(record(item))
+        except ValueError as exc:
+            log.info("not on the map: %s", exc)
+    return records

@@ -262,7 +262,10 @@ def test_complaints_tasks_cameras_heat_and_task_links(view: MapView) -> None:
         }
         for n in range(60)
     ]
-    view.apply_events([{"topic": "complaint.created", "data": complaints}])
+    # As the hub sends them: one complaint per event, wrapped.
+    view.apply_events(
+        [{"topic": "complaint.created", "data": {"complaint": c}} for c in complaints]
+    )
     view.set_cameras(
         [
             {
@@ -287,7 +290,7 @@ def test_complaints_tasks_cameras_heat_and_task_links(view: MapView) -> None:
         "squad_ids": ["S1"],
         "overdue": True,
     }
-    view.apply_events([{"topic": "task.updated", "data": task}])
+    view.apply_events([{"topic": "task.updated", "data": {"task": task}}])
     drawn(view)
     counts = query(view, "counts")
     assert (counts["complaints"], counts["tasks"], counts["cameras"]) == (60, 1, 1)
@@ -312,9 +315,11 @@ def test_complaints_tasks_cameras_heat_and_task_links(view: MapView) -> None:
     assert links[("squad", "S1")] == pytest.approx(
         metres_apart((121.32, 28.62), (121.42, 28.68)), rel=0.01
     )
-    view.apply_events([{"topic": "task.updated", "data": {**task, "state": "on_site"}}])
+    on_site = {**task, "state": "on_site", "enterprise_id": "E1"}
+    view.apply_events([{"topic": "task.updated", "data": {"task": on_site, "note": {}}}])
     drawn(view)
     assert "cm-status-on_site" in query(view, "pin_classes", "task", "T1")
+    assert query(view, "enterprise_states")["E1"] == "inspecting"  # officers on site
     assert query(view, "selection")["id"] == "T1"  # the highlight survives the update
     view.set_layer_visible("complaints", False)
     assert query(view, "visible")["complaints"] is False
@@ -486,6 +491,50 @@ def test_a_stations_exceedance_turns_its_enterprise_red(
         session.sig_snapshot_changed.emit(session.snapshot)  # as after a reconnect
         drawn(view)
         wait_until(lambda: query(view, "enterprise_states")[enterprise.id] == "alarm", timeout=20)
+
+
+def test_complaints_and_tasks_reach_the_map_live_and_at_login(
+    qapp: QApplication, tmp_path: Path, county_db_template: Path
+) -> None:
+    with map_on_hub(copy_db(county_db_template, tmp_path)) as (view, session):
+        hub = session.hub
+        assert hub is not None
+        grid = session.snapshot["grids"][0]
+        point = shape(grid["geometry"]).representative_point()
+        answers: list[Any] = []
+        hub.request(
+            "complaint.create",
+            {
+                "channel": "hotline_12369",
+                "category": "water",
+                "urgency": "urgent",
+                "reporter_name": "张三",
+                "reporter_phone": "13800001111",
+                "description": "河水发黑",
+                "lon": point.x,
+                "lat": point.y,
+            },
+            on_result=answers.append,
+        )
+        wait_until(lambda: bool(answers), timeout=20)
+        complaint_id = answers[0]["complaint"]["id"]
+        hub.request("task.dispatch", {"complaint_id": complaint_id}, on_result=answers.append)
+        wait_until(lambda: len(answers) == 2, timeout=20)
+        task_id = answers[1]["task"]["id"]
+
+        def on_page() -> tuple[int, int]:
+            drawn(view)
+            counts = query(view, "counts")
+            return counts["complaints"], counts["tasks"]
+
+        wait_until(lambda: on_page() == (1, 1), timeout=20)  # from the hub's events
+        assert "cm-urgency-urgent" in query(view, "pin_classes", "complaint", complaint_id)
+        assert "cm-status-assigned" in query(view, "pin_classes", "task", task_id)
+        view.set_complaints([], replace=True)
+        view.set_tasks([], replace=True)
+        assert on_page() == (0, 0)
+        session.sig_snapshot_changed.emit(session.snapshot)  # a reconnect, or a later login
+        wait_until(lambda: on_page() == (1, 1), timeout=20)  # from complaints.list, tasks.board
 
 
 # ---- the demo world, as a screenshot ----------------------------------------------------------
