@@ -49,7 +49,7 @@ from console.shell.i18n import tr
 from console.shell.session import Session
 
 DASHBOARD_METHOD = "dashboard.districts"
-CASE_TOPICS = ("complaint.created", "complaint.updated", "task.created", "task.updated")
+CASE_TOPICS = ("complaint.created", "task.updated", "task.overdue")
 """Events that change the figures: the dashboard reloads (once) a little after them."""
 REFRESH_AFTER_EVENTS_MS = 30_000
 """Each reload runs the month's aggregate queries on the hub, for every seat: a burst of

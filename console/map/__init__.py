@@ -19,9 +19,8 @@ DEBUG_ENV = "ENFORCEMENT_CONSOLE_DEBUG"
 MAP_TOPICS = (
     "officer.moved",
     "complaint.created",
-    "complaint.updated",
-    "task.created",
-    "task.updated",
+    "task.updated",  # also a new task (its version 1)
+    "task.overdue",
     ALARM_RAISED,
     ALARM_CLEARED,
 )

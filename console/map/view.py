@@ -394,9 +394,9 @@ class MapView(QWidget):
             ]
             if topic == "officer.moved":
                 moves.extend({**i, "id": i.get("officer_id", i.get("id"))} for i in items)
-            elif topic in ("complaint.created", "complaint.updated"):
+            elif topic == "complaint.created":
                 complaints.extend(_unwrapped(i, "complaint") for i in items)
-            elif topic in ("task.created", "task.updated"):
+            elif topic in ("task.updated", "task.overdue"):
                 tasks.extend(_unwrapped(i, "task") for i in items)
             elif topic in (ALARM_RAISED, ALARM_CLEARED):
                 for alarm in items:

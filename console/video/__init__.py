@@ -40,7 +40,7 @@ from console.video.wall import UrlResolver, VideoWall
 
 log = logging.getLogger(__name__)
 
-VIDEO_TOPICS = ("camera.changed", "alarm.raised", "task.created", "task.updated")
+VIDEO_TOPICS = ("camera.changed", "alarm.raised", "task.updated")
 
 
 def hub_resolver(session: Session) -> UrlResolver:

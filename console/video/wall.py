@@ -27,8 +27,10 @@ UrlResolver = Callable[[str, Callable[[str], None]], None]
 
 CAMERA_CHANGED = "camera.changed"
 ALARM_RAISED = "alarm.raised"
-TASK_TOPICS = ("task.created", "task.updated")
-EMERGENCY_PRIORITIES = frozenset({"emergency", "urgent"})
+TASK_UPDATED = "task.updated"
+"""The hub's one task topic: a new task comes as its version 1."""
+EMERGENCY_URGENCIES = frozenset({"urgent", "critical"})
+"""A new task of these urgencies (紧急 / 特急) at an enterprise with a camera pops it in."""
 
 _LAYOUT_KEYS = {
     Qt.Key.Key_1: PRESETS[0],
@@ -73,9 +75,11 @@ def pop_in_camera(
         topic, data = event.get("topic"), event.get("data") or {}
         if not isinstance(data, Mapping):  # e.g. officer.moved carries a list of moves
             continue
-        wanted = topic == ALARM_RAISED or (
-            topic in TASK_TOPICS and str(data.get("priority", "")) in EMERGENCY_PRIORITIES
-        )
+        if topic == TASK_UPDATED:  # {"task": {...}}: a new one (version 1) pops in, not updates
+            data = data.get("task") if isinstance(data.get("task"), Mapping) else {}
+            wanted = data.get("version") == 1 and str(data.get("urgency")) in EMERGENCY_URGENCIES
+        else:
+            wanted = topic == ALARM_RAISED
         enterprise_id = str(data.get("enterprise_id") or "")
         if wanted and enterprise_id in at_enterprise:
             found = at_enterprise[enterprise_id]

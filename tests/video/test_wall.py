@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -89,6 +90,23 @@ def test_alarm_pops_the_camera_in_and_pauses_the_tour(wall: VideoWall) -> None:
     assert wall.pinned == "cam-7"
     wall.clear_pop_in()
     assert not wall.tiles[0].highlighted
+
+
+def test_a_new_emergency_task_pops_its_enterprises_camera_in(wall: VideoWall) -> None:
+    """Task events as the hub sends them: task.updated with {"task": {...}}, a new task as its
+    version 1; only a new urgent or critical one pops in."""
+
+    def task_event(version: int, urgency: str, enterprise_id: str) -> dict[str, Any]:
+        task = {"id": "T1", "version": version, "urgency": urgency, "enterprise_id": enterprise_id}
+        return {"topic": "task.updated", "seq": 1, "data": {"task": task}}
+
+    wall.apply_events([task_event(1, "normal", "ent-7")])
+    assert wall.pinned is None
+    wall.apply_events([task_event(2, "critical", "ent-7")])
+    assert wall.pinned is None  # an update of a known task does not pop in again
+    wall.apply_events([task_event(1, "critical", "ent-7")])
+    assert wall.pinned == "cam-7"
+    assert wall.tiles[0].highlighted
 
 
 def test_camera_events_update_the_wall(wall: VideoWall) -> None:
