@@ -37,8 +37,9 @@ sends nothing is offline (离线) to the hub: with a few simulated among the cit
 the map was grey and the alarm wall listed hundreds of offline outlets."""
 DEMO_ALARMING_STATIONS = 20
 """Exceedances, instrument flags and outages come as often as from this many stations at the
-simulator's default rates, however many stations run: all 643 at those rates kept about 180
-alarms open and a fifth of the enterprises red, far from a real city's picture."""
+simulator's default rates, however many stations run. All 643 at those rates (seen before the
+simulator drew flue gas for its converted value) kept about 180 alarms open and a fifth of the
+enterprises red, far from a real city's picture."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
