@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -1061,28 +1061,25 @@ class DispatchRepo:
                 states[state] = states.get(state, 0) + count
                 if state not in _STOPPED[kind]:
                     open_count[adcode] += count
-            overdue: dict[str, int] = dict(
-                session.execute(
-                    select(TaskRow.district_adcode, func.count())
-                    .where(visible, _overdue_clause(now))
-                    .group_by(TaskRow.district_adcode)
-                ).all()
-            )
-            case = func.coalesce(TaskRow.complaint_id, TaskRow.parent_task_id, TaskRow.id)
-            open_cases: dict[str, int] = dict(
-                session.execute(
-                    select(TaskRow.district_adcode, func.count(case.distinct()))
-                    .where(visible, _running_clause())
-                    .group_by(TaskRow.district_adcode)
-                ).all()
-            )
-            overdue_cases: dict[str, int] = dict(
-                session.execute(
-                    select(TaskRow.district_adcode, func.count(case.distinct()))
-                    .where(visible, _overdue_clause(now))
-                    .group_by(TaskRow.district_adcode)
-                ).all()
-            )
+            # Running tasks, once: overdue tasks, and open and overdue cases (distinct keys).
+            case_key = func.coalesce(TaskRow.complaint_id, TaskRow.parent_task_id, TaskRow.id)
+            late = TaskRow.deadline < now
+            overdue: dict[str, int] = {}
+            open_cases: dict[str, int] = {}
+            overdue_cases: dict[str, int] = {}
+            for district, late_tasks, cases, late_cases in session.execute(
+                select(
+                    TaskRow.district_adcode,
+                    func.count(case((late, 1))),  # NULL, not counted, when not late
+                    func.count(case_key.distinct()),
+                    func.count(case((late, case_key)).distinct()),
+                )
+                .where(visible, _running_clause())
+                .group_by(TaskRow.district_adcode)
+            ):
+                overdue[district] = late_tasks
+                open_cases[district] = cases
+                overdue_cases[district] = late_cases
             awaiting: dict[str, int] = {
                 adcode: count
                 for adcode, count in session.execute(
