@@ -97,7 +97,7 @@ def install(window: MainWindow, session: Session) -> MapView:
         hub.request(
             "tasks.board",
             {"queue": "all", "limit": MAP_TASKS},
-            on_result=load_tasks,
+            on_result=lambda tasks: view.set_tasks(tasks, replace=True),
             on_error=not_loaded("tasks"),
         )
         hub.request(
@@ -106,11 +106,6 @@ def install(window: MainWindow, session: Session) -> MapView:
             on_result=view.set_open_alarms,
             on_error=not_loaded("alarms"),  # e.g. a hub with online monitoring off
         )
-
-    def load_tasks(tasks: list[dict[str, Any]]) -> None:
-        view.set_tasks(tasks, replace=True)
-        view.enterprise_states.reset_tasks(tasks)
-        view.recolour_enterprises()
 
     def not_loaded(what: str) -> Callable[[HubError], None]:
         def failed(error: HubError) -> None:

@@ -274,6 +274,7 @@ class MapView(QWidget):
         """Rebuild every layer from a ``world.snapshot`` dict and fit the view to it."""
         self.snapshot = snapshot
         self.bridge.post(layers.world_op(snapshot))
+        self.enterprise_states.forget_shown()  # the world op draws every enterprise normal
         self.district_box.clear()
         self.district_box.addItem(tr("Zoom to district…"), "")
         for district in snapshot.get("districts", []):
@@ -282,11 +283,9 @@ class MapView(QWidget):
             self.set_complaints(snapshot["complaints"], replace=True)
         if "tasks" in snapshot:
             self.set_tasks(snapshot["tasks"], replace=True)
-            self.enterprise_states.reset_tasks(snapshot["tasks"])
         if "cameras" in snapshot:
             self.set_cameras(snapshot["cameras"])
-        self.enterprise_states.forget_shown()  # the world op drew every enterprise normal
-        self.recolour_enterprises()
+        self._recolour_enterprises()
 
     def move_officers(self, moves: Iterable[Mapping[str, Any]]) -> None:
         """Move (or place) officers: ``id``, ``lon``, ``lat``; optional heading, duty, ts.
@@ -304,9 +303,9 @@ class MapView(QWidget):
     def set_open_alarms(self, alarms: Iterable[Mapping[str, Any]]) -> None:
         """Colour enterprises by these open alarms (an ``alarms.list`` answer) and visits."""
         self.enterprise_states.reset_alarms(alarms)
-        self.recolour_enterprises()
+        self._recolour_enterprises()
 
-    def recolour_enterprises(self) -> None:
+    def _recolour_enterprises(self) -> None:
         """Send the enterprises whose colour changed since the last call."""
         changes = self.enterprise_states.changes()
         if changes:
@@ -338,9 +337,16 @@ class MapView(QWidget):
         self._post_heat()
 
     def set_tasks(self, tasks: Iterable[Mapping[str, Any]], *, replace: bool = False) -> None:
-        """Add or update tasks (``replace``: these are all of them)."""
+        """Add or update tasks (``replace``: these are all of them); officers on site colour
+        their enterprise."""
+        tasks = list(tasks)
         records = _placeable(tasks, layers.task_record)
         self.bridge.post({"op": "tasks", "replace": replace, "items": records})
+        if replace:
+            self.enterprise_states.reset_tasks(tasks)
+        else:
+            self.enterprise_states.apply_tasks(tasks)
+        self._recolour_enterprises()
 
     def set_cameras(self, cameras: Iterable[Mapping[str, Any]]) -> None:
         """Replace the cameras."""
@@ -407,8 +413,7 @@ class MapView(QWidget):
             self.set_complaints(complaints)
         if tasks:
             self.set_tasks(tasks)
-            self.enterprise_states.apply_tasks(tasks)
-        self.recolour_enterprises()
+        self._recolour_enterprises()  # alarms
 
     # ---- view and selection -------------------------------------------------------------
 
