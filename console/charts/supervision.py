@@ -152,8 +152,10 @@ class SuspicionRanking(QWidget):
             on_error=self._on_error,
         )
 
-    def _pollutant_name(self, row: Mapping[str, Any]) -> Callable[[str], str]:
-        directory = OutletDirectory(self.session.snapshot)
+    def _pollutant_name(
+        self, row: Mapping[str, Any], directory: OutletDirectory | None = None
+    ) -> Callable[[str], str]:
+        directory = directory or OutletDirectory(self.session.snapshot)
         return pollutant_namer(directory.outlets_of(str(row["enterprise_id"])))
 
     def reasons(self, row: Mapping[str, Any]) -> list[str]:
@@ -163,18 +165,20 @@ class SuspicionRanking(QWidget):
     def set_ranking(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Show a ranking (the hub's reply), keeping its order."""
         names = district_names(self.session.snapshot)
+        directory = OutletDirectory(self.session.snapshot)  # once, not per row
         self.rows = [dict(row) for row in rows]
         self.table.setRowCount(len(self.rows))
         for index, row in enumerate(self.rows):
             adcode = str(row.get("district_adcode", ""))
-            reasons = self.reasons(row)
+            pollutant_name = self._pollutant_name(row, directory)
+            reasons = finding_texts(row, pollutant_name)
             worst = row.get("worst_pollutant")
             cells = [
                 str(index + 1),
                 str(row.get("name", row["enterprise_id"])),
                 names.get(adcode, adcode),
                 f"{float(row['score']):.0f}",
-                self._pollutant_name(row)(str(worst)) if worst else "—",
+                pollutant_name(str(worst)) if worst else "—",
                 "；".join(reasons) or tr("No anomaly found"),
             ]
             for column, text in enumerate(cells):
