@@ -309,6 +309,8 @@ class _Context:
         self.config = config
         x = batch.value
         self.x = x
+        # The values compared with the limit (exceedance, hugging): Zs where sent, else x.
+        self.judged = x if batch.zs is None else np.where(np.isfinite(batch.zs), batch.zs, x)
         self.limit = batch.limit
         rng = batch.range_max
         default_range = config.default_range_factor * batch.limit
@@ -450,7 +452,7 @@ def _rounded(checks: dict[str, float]) -> dict[str, float]:
 
 def _exceedance(ctx: _Context) -> list[_Part]:
     batch, config = ctx.batch, ctx.config
-    compared = _judged(ctx)
+    compared = ctx.judged
     converted = np.zeros(batch.size, dtype=bool)
     if batch.zs is not None:
         converted = (np.isfinite(batch.zs) & ctx.m).any(axis=1)
@@ -660,19 +662,13 @@ def _zero(ctx: _Context) -> list[_Part]:
     return [_Part("zero", "zero", _score(share, config.zero), describe, _run_span(runs))]
 
 
-def _judged(ctx: _Context) -> Floats:
-    """The values compared with the limit: O2-converted (Zs) where sent, else as measured."""
-    zs = ctx.batch.zs
-    return ctx.x if zs is None else np.where(np.isfinite(zs), zs, ctx.x)
-
-
 def _box(ctx: _Context) -> list[_Part]:
     config, x, m = ctx.config, ctx.x, ctx.m
     q1, median, q3 = _quantiles(x, m, (0.25, 0.5, 0.75))
     iqr = q3 - q1
     low, high = config.hug_band
     limit = ctx.limit[:, None]
-    judged = _judged(ctx)  # a forger keeps under the limit the value that is judged
+    judged = ctx.judged  # a forger keeps under the limit the value that is judged
     with np.errstate(invalid="ignore"):
         band = m & (judged >= low * limit) & (judged < high * limit)
         above = (m & (judged >= high * limit)).sum(axis=1)
